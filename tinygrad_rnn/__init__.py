@@ -1,0 +1,53 @@
+"""tinygrad_rnn: reverse-mode autodiff on NumPy, where backpropagation through time is not
+written anywhere -- it emerges from one generic graph walk over the unrolled sequence.
+
+    >>> import tinygrad_rnn as tg
+    >>> w = tg.Tensor([[0.5]], requires_grad=True)
+    >>> h = tg.zeros(1, 1)
+    >>> for t in range(3):              # an RNN is a loop that reuses w
+    ...     h = (h @ w + 1.0).tanh()
+    >>> h.sum().backward()              # w.grad sums one contribution per step
+    >>> w.grad.shape
+    (1, 1)
+"""
+
+from tinygrad_rnn.context import current_scope, enable_grad, is_grad_enabled, no_grad, scope
+from tinygrad_rnn.creation import (
+    cat,
+    concat,
+    ones,
+    randn,
+    stack,
+    tensor,
+    uniform,
+    where,
+    zeros,
+)
+from tinygrad_rnn.engine import Contribution, topological_order
+from tinygrad_rnn.function import Function, ShapeError
+from tinygrad_rnn.tensor import Tensor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Contribution",
+    "Function",
+    "ShapeError",
+    "Tensor",
+    "__version__",
+    "cat",
+    "concat",
+    "current_scope",
+    "enable_grad",
+    "is_grad_enabled",
+    "no_grad",
+    "ones",
+    "randn",
+    "scope",
+    "stack",
+    "tensor",
+    "topological_order",
+    "uniform",
+    "where",
+    "zeros",
+]

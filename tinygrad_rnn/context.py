@@ -1,0 +1,81 @@
+"""Global recording state: whether ops build a graph, and the current scope path.
+
+Two small pieces of state live here, shared by every op:
+
+* grad mode -- inside ``no_grad()`` ops compute values but record no graph (evaluation,
+  numeric differences, optimizer updates);
+* the scope stack -- ``with scope("t=3"):`` stamps every tensor created inside with the
+  path of the open scopes (``"layer0/fwd/t=3"``). The engine never looks at it; the RNN
+  layers open one scope per layer, direction and time step, and the renderer and the
+  gradient-flow analysis group nodes by it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class _State:
+    """Mutable module state (one object, so hot paths read one global)."""
+
+    __slots__ = ("grad_enabled", "scopes", "path")
+
+    def __init__(self) -> None:
+        self.grad_enabled = True
+        self.scopes: list[str] = []
+        self.path = ""  # "/".join(scopes), cached because every new tensor reads it
+
+
+STATE = _State()
+
+
+def is_grad_enabled() -> bool:
+    """True when ops record the graph needed for ``backward()``."""
+    return STATE.grad_enabled
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Run ops without recording a graph (like ``torch.no_grad``)."""
+    previous = STATE.grad_enabled
+    STATE.grad_enabled = False
+    try:
+        yield
+    finally:
+        STATE.grad_enabled = previous
+
+
+@contextmanager
+def enable_grad() -> Iterator[None]:
+    """Re-enable graph recording inside a ``no_grad()`` block."""
+    previous = STATE.grad_enabled
+    STATE.grad_enabled = True
+    try:
+        yield
+    finally:
+        STATE.grad_enabled = previous
+
+
+@contextmanager
+def scope(name: str) -> Iterator[str]:
+    """Stamp every tensor created inside with this scope appended to the current path.
+
+    Scopes nest: ``with scope("layer0"), scope("fwd"), scope("t=3"):`` gives the path
+    ``"layer0/fwd/t=3"``. Yields the full path.
+    """
+    if not isinstance(name, str) or not name or "/" in name:
+        raise ValueError(f"scope: name must be a non-empty string without '/', got {name!r}")
+    previous = STATE.path
+    STATE.scopes.append(name)
+    STATE.path = f"{previous}/{name}" if previous else name
+    try:
+        yield STATE.path
+    finally:
+        STATE.scopes.pop()
+        STATE.path = previous
+
+
+def current_scope() -> str:
+    """The path of the open scopes ("" at top level)."""
+    return STATE.path

@@ -1,0 +1,121 @@
+"""The graph walk: reverse-mode automatic differentiation in one loop.
+
+``backward(root)`` visits the tensors ``root`` depends on in reverse topological order
+(every tensor after all the tensors computed from it) and, at each one, asks the op that
+made it for the vector-Jacobian products of its inputs. A tensor used several times --
+a weight used by the same cell at every time step -- receives one contribution per use,
+and they are *added*: that sum is backpropagation through time. No RNN-specific code
+exists anywhere; BPTT is this generic loop run over an unrolled sequence.
+
+The walk is iterative (an explicit stack), so a 100,000-node graph needs no recursion.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from tinygrad_rnn.function import unbroadcast
+from tinygrad_rnn.tensor import Tensor
+
+
+class Contribution(NamedTuple):
+    """One use's share of a leaf's gradient: the op that used the leaf, and where."""
+
+    scope: str  # scope path of the op that used the leaf, e.g. "layer0/fwd/t=3"
+    op: str  # the op's name, e.g. "Transpose" or "MatMul"
+    grad: np.ndarray  # this use's gradient, already summed to the leaf's shape
+
+
+def topological_order(root: Tensor, *, all_inputs: bool = False) -> list[Tensor]:
+    """Tensors ``root`` depends on, ``root`` first, each before the tensors it was made from.
+
+    Only tensors that require grad are followed unless ``all_inputs`` (then constants and
+    data inputs are included too, for drawing). Iterative depth-first post-order.
+    """
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        t, children_done = stack.pop()
+        if children_done:
+            order.append(t)
+            continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        stack.append((t, True))
+        fn = t._ctx
+        if fn is not None:
+            for inp in fn.inputs:
+                if (all_inputs or inp.requires_grad) and id(inp) not in visited:
+                    stack.append((inp, False))
+    order.reverse()
+    return order
+
+
+def backward(root: Tensor, grad: Any = None, *, keep_grads: bool = True,
+             contributions: bool = False) -> None:
+    """Add d(root)/d(t), contracted with ``grad``, into ``t.grad`` for every tensor t
+    that ``root`` depends on and that requires grad.
+
+    Semantics (tested):
+      * ``.grad`` accumulates across calls (``a.grad += ...``); zero it between steps.
+      * The graph is kept after ``backward``: calling it twice adds the gradient twice.
+      * ``keep_grads=False`` stores ``.grad`` only on leaves and frees every intermediate
+        gradient as soon as it has been passed on (less memory, a little faster).
+      * ``contributions=True`` also sets, on every leaf reached, ``leaf.contributions``:
+        one ``Contribution`` per use of the leaf in this call, which sum to this call's
+        gradient (the per-time-step terms of BPTT).
+      * Gradients are never mutated in place, because one op may hand the same array
+        to several inputs (``a + b`` gives ``g`` to both).
+    """
+    if not root.requires_grad:
+        raise RuntimeError(
+            "backward: this tensor does not require grad, so no graph was recorded for it. "
+            "Create the inputs you differentiate with requires_grad=True (parameters are), "
+            "and do not compute it inside no_grad()."
+        )
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward: grad can be omitted only for a one-element tensor (a loss); this "
+                f"one has shape {root.shape}. Reduce it first (loss.sum() or loss.mean()), or "
+                f"pass grad=an array of shape {root.shape}."
+            )
+        seed = np.ones_like(root.data)
+    else:
+        seed = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=root.dtype)
+        if seed.shape != root.shape:
+            raise ValueError(f"backward: grad has shape {seed.shape} but the tensor has shape "
+                             f"{root.shape}; they must be equal")
+
+    order = topological_order(root)
+    if contributions:
+        for t in order:
+            if t._ctx is None:
+                t.contributions = []
+    pending: dict[Tensor, np.ndarray] = {root: seed}  # gradients not yet passed on
+    for t in order:
+        g = pending.pop(t, None)
+        if g is None:  # nothing flowed here (every path to root went through constants)
+            continue
+        fn = t._ctx
+        if fn is None:  # a leaf: keep its own copy, so no array is shared between leaves
+            t.grad = g.copy() if t.grad is None else t.grad + g
+            continue
+        if keep_grads:
+            t.grad = g if t.grad is None else t.grad + g
+        for inp, g_in in zip(fn.inputs, fn.backward(g), strict=True):
+            if g_in is None or not inp.requires_grad:
+                continue
+            data = inp.data
+            if g_in.shape != data.shape:
+                g_in = unbroadcast(g_in, data.shape)
+            if g_in.dtype != data.dtype:  # e.g. a float64 constant met a float32 weight
+                g_in = g_in.astype(data.dtype)
+            if contributions and inp._ctx is None:
+                inp.contributions.append(Contribution(fn.scope, fn.name, g_in))  # type: ignore[union-attr]
+            previous = pending.get(inp)
+            pending[inp] = g_in if previous is None else previous + g_in

@@ -1,0 +1,110 @@
+"""``Function``: the base class of every primitive op, and ``apply``, which records the graph.
+
+A primitive op is a small subclass with two methods on NumPy arrays::
+
+    class Tanh(Function):
+        '''y = tanh(x);  dx = g * (1 - y**2)'''
+        def forward(self, x):
+            self.y = np.tanh(x)          # save what backward needs
+            return self.y
+        def backward(self, g):
+            return (g * (1 - self.y * self.y),)
+
+``forward`` gets the inputs' arrays and returns the output array. ``backward`` gets the
+gradient ``g`` of the loss with respect to that output (same shape) and returns the
+vector-Jacobian product for each input: one array (or ``None``) per input, in input order.
+A returned array may have the *broadcast* shape; the engine sums it back to the input's
+shape once, for every op (``unbroadcast``), so no op handles broadcasting in its backward.
+
+``apply`` runs ``forward`` and, when grad mode is on and some input requires grad, makes
+the op the output's creator (``out._ctx``): the op keeps its inputs, so the output knows
+its whole history. That chain of creators *is* the computation graph.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_rnn.context import STATE
+from tinygrad_rnn.tensor import Tensor
+
+
+class ShapeError(ValueError):
+    """An op was given inputs whose shapes do not fit; the message names op and shapes."""
+
+
+class Function:
+    """One primitive op applied once: its inputs, what it saved, and where it was created.
+
+    Attributes set by ``apply`` when the op is recorded:
+        inputs:     the input tensors (constants were wrapped as non-grad tensors)
+        needs_grad: one bool per input; ``backward`` may skip the others (return None)
+        scope:      the scope path open when the op ran ("layer0/fwd/t=3")
+    """
+
+    inputs: tuple[Tensor, ...]
+    needs_grad: tuple[bool, ...] = ()
+    scope: str = ""
+
+    def forward(self, *arrays: Any, **kwargs: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        raise NotImplementedError
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    @classmethod
+    def apply(cls, *args: Any, **kwargs: Any) -> Tensor:
+        """Run the op on tensors (or constants) and record it in the graph if needed.
+
+        Python scalars and NumPy arrays are constants: they are not differentiated and take
+        the floating dtype of the first tensor argument, so ``x * 2`` stays float32.
+        """
+        dtype = None
+        for a in args:
+            if isinstance(a, Tensor):
+                if a.data.dtype.kind == "f":
+                    dtype = a.data.dtype
+                break
+        inputs = tuple(a if isinstance(a, Tensor) else Tensor._constant(a, dtype) for a in args)
+        fn = cls()
+        record = STATE.grad_enabled and any(t.requires_grad for t in inputs)
+        if record:
+            fn.needs_grad = tuple(t.requires_grad for t in inputs)
+        try:
+            out = fn.forward(*[t.data for t in inputs], **kwargs)
+        except ShapeError:
+            raise
+        except (ValueError, IndexError) as e:
+            shapes = ", ".join(str(t.shape) for t in inputs)
+            dtypes = ", ".join(str(t.dtype) for t in inputs)
+            raise ShapeError(
+                f"{cls.__name__}: {e} (input shapes {shapes}; dtypes {dtypes})"
+            ) from e
+        if record:
+            fn.inputs = inputs
+            fn.scope = STATE.path
+            return Tensor._make(out, True, fn)
+        return Tensor._make(out, False, None)
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``grad`` down to ``shape``: the VJP of NumPy broadcasting, done once for all ops.
+
+    Broadcasting prepends axes and stretches axes of length 1; both copy a value to many
+    places, so its gradient is the sum over those places.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad.reshape(shape)

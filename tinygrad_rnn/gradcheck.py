@@ -1,0 +1,151 @@
+"""Numeric gradient checking: compare the engine's VJPs with central differences.
+
+For a function f of some tensors, pick a random cotangent u for its output and compare,
+for every checked input entry x_i,
+
+    analytic  = (u · ∂f/∂x)_i            (one backward pass with grad=u)
+    numeric   = (u·f(x + ε e_i) − u·f(x − ε e_i)) / 2ε
+
+A random u checks the whole vector-Jacobian product, not just the gradient of a sum.
+Small inputs are checked entry by entry (the full VJP); for large inputs a random sample
+of entries plus one random direction v (uᵀ J v) is checked. Float64 only: in float32 the
+rounding error of the difference quotient is larger than the tolerance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from tinygrad_rnn.context import no_grad
+from tinygrad_rnn.engine import backward
+from tinygrad_rnn.tensor import Tensor
+
+
+class GradcheckError(AssertionError):
+    """The engine's gradient disagrees with numeric differences (message has the details)."""
+
+
+def _outputs(result: Any) -> tuple[Tensor, ...]:
+    outs = result if isinstance(result, tuple | list) else (result,)
+    if not outs or not all(isinstance(o, Tensor) for o in outs):
+        raise TypeError("gradcheck: fn must return a Tensor or a tuple of Tensors")
+    return tuple(outs)
+
+
+def _name(t: Tensor, i: int) -> str:
+    return f"input {i}" + (f" ({t.name!r})" if t.name else "") + f" of shape {t.shape}"
+
+
+def gradcheck(
+    fn: Callable[..., Any],
+    inputs: Sequence[Tensor],
+    *,
+    eps: float = 1e-6,
+    atol: float = 1e-6,
+    rtol: float = 1e-4,
+    max_entries: int = 256,
+    rng: np.random.Generator | int | None = 0,
+) -> bool:
+    """Check ``fn``'s gradients with respect to every input that requires grad.
+
+    Args:
+        fn: called as ``fn(*inputs)``; returns a Tensor or a tuple of Tensors.
+        inputs: tensors; those with ``requires_grad=True`` are checked and must be float64.
+        eps: the central-difference step.
+        atol, rtol: an entry passes when |analytic − numeric| <= atol + rtol·|numeric|.
+        max_entries: inputs with more entries are checked on this many random entries
+            plus one random direction (instead of every entry).
+        rng: seed or Generator for the cotangents and the sampled entries.
+
+    Returns True, or raises ``GradcheckError`` naming the input, the index and both values.
+    Raises ``TypeError`` for non-float64 inputs that require grad.
+    """
+    rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+    inputs = list(inputs)
+    checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    if not checked:
+        raise ValueError("gradcheck: no input has requires_grad=True, nothing to check")
+    for i in checked:
+        if inputs[i].dtype != np.float64:
+            raise TypeError(
+                f"gradcheck: {_name(inputs[i], i)} is {inputs[i].dtype}; numeric differences "
+                f"need float64 (float32 rounding swamps eps={eps}). Create the inputs with "
+                f"dtype=np.float64 and make sure fn keeps them in float64."
+            )
+
+    outs = _outputs(fn(*inputs))
+    cotangents = [rng.standard_normal(o.shape) for o in outs]
+    analytic = _vjp(inputs, checked, outs, cotangents)
+
+    # A zero cotangent must give exactly zero gradients (catches ops that ignore g).
+    zero = _vjp(inputs, checked, _outputs(fn(*inputs)), [np.zeros(o.shape) for o in outs])
+    for i in checked:
+        if np.any(zero[i] != 0):
+            k = tuple(int(v) for v in np.argwhere(zero[i] != 0)[0])
+            raise GradcheckError(f"gradcheck: {_name(inputs[i], i)}: a zero cotangent gave a "
+                                 f"nonzero gradient {zero[i][k]} at index {k}")
+
+    def objective() -> float:
+        with no_grad():
+            result = _outputs(fn(*inputs))
+        return float(sum(np.sum(u * o.data) for u, o in zip(cotangents, result, strict=True)))
+
+    for i in checked:
+        x = inputs[i].data
+        if x.size <= max_entries:
+            entries = list(np.ndindex(x.shape))
+        else:
+            flat = rng.choice(x.size, size=max_entries, replace=False)
+            entries = [np.unravel_index(int(k), x.shape) for k in flat]
+        for index in entries:
+            original = x[index]
+            x[index] = original + eps
+            plus = objective()
+            x[index] = original - eps
+            minus = objective()
+            x[index] = original
+            numeric = (plus - minus) / (2 * eps)
+            value = float(analytic[i][index])
+            if not abs(value - numeric) <= atol + rtol * abs(numeric):
+                raise GradcheckError(
+                    f"gradcheck: {_name(inputs[i], i)}, index {tuple(int(k) for k in index)}: "
+                    f"backward gives {value!r}, numeric differences give {numeric!r} "
+                    f"(difference {abs(value - numeric):.3g}, tolerance "
+                    f"{atol + rtol * abs(numeric):.3g})"
+                )
+        if x.size > max_entries:  # one random direction covers every entry at once
+            v = rng.standard_normal(x.shape)
+            original = x.copy()
+            x[...] = original + eps * v
+            plus = objective()
+            x[...] = original - eps * v
+            minus = objective()
+            x[...] = original
+            numeric = (plus - minus) / (2 * eps)
+            value = float(np.sum(analytic[i] * v))
+            if not abs(value - numeric) <= atol * np.sqrt(x.size) + rtol * abs(numeric):
+                raise GradcheckError(
+                    f"gradcheck: {_name(inputs[i], i)}, random direction: backward gives "
+                    f"{value!r}, numeric differences give {numeric!r}"
+                )
+    return True
+
+
+def _vjp(inputs: list[Tensor], checked: list[int], outs: tuple[Tensor, ...],
+         cotangents: list[np.ndarray]) -> dict[int, np.ndarray]:
+    """u · ∂f/∂x for the checked inputs, leaving their ``.grad`` as it was."""
+    saved = {i: inputs[i].grad for i in checked}
+    for i in checked:
+        inputs[i].grad = None
+    try:
+        for out, u in zip(outs, cotangents, strict=True):
+            if out.requires_grad:
+                backward(out, u, keep_grads=False)
+        return {i: (inputs[i].grad if inputs[i].grad is not None
+                    else np.zeros(inputs[i].shape)) for i in checked}
+    finally:
+        for i in checked:
+            inputs[i].grad = saved[i]

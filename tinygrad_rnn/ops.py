@@ -1,0 +1,384 @@
+"""The primitive ops: the whole derivative table of tinygrad_rnn, one small class per op.
+
+Each op's docstring is its math: the forward on the left, the vector-Jacobian product
+(what ``backward`` returns, given the output gradient ``g``) on the right. ``backward``
+returns one array (or None) per input; broadcasting is undone by the engine, not here.
+Everything else -- softmax, cross-entropy, the RNN/GRU/LSTM cells -- is built from these.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinygrad_rnn.function import Function, ShapeError
+
+Grads = tuple[np.ndarray | None, ...]
+
+# ---- elementwise binary (inputs may broadcast) -------------------------------------------
+
+
+class Add(Function):
+    """y = a + b;  da = g,  db = g"""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a + b
+
+    def backward(self, g: np.ndarray) -> Grads:
+        return g, g
+
+
+class Sub(Function):
+    """y = a - b;  da = g,  db = -g"""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return a - b
+
+    def backward(self, g: np.ndarray) -> Grads:
+        return g, (-g if self.needs_grad[1] else None)
+
+
+class Mul(Function):
+    """y = a * b;  da = g * b,  db = g * a"""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, g: np.ndarray) -> Grads:
+        need_a, need_b = self.needs_grad
+        return (g * self.b if need_a else None), (g * self.a if need_b else None)
+
+
+class Div(Function):
+    """y = a / b;  da = g / b,  db = -g * a / b**2 = -g * y / b"""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        self.b = b
+        self.y = a / b
+        return self.y
+
+    def backward(self, g: np.ndarray) -> Grads:
+        need_a, need_b = self.needs_grad
+        ga = g / self.b if need_a else None
+        gb = -g * self.y / self.b if need_b else None
+        return ga, gb
+
+
+class Where(Function):
+    """y = where(c, a, b) (c a boolean constant);  da = g where c else 0,  db = g where not c"""
+
+    def forward(self, c: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if c.dtype != np.bool_:
+            raise ShapeError(f"Where: the condition must be boolean, got dtype {c.dtype}")
+        self.c = c
+        return np.where(c, a, b)
+
+    def backward(self, g: np.ndarray) -> Grads:
+        _, need_a, need_b = self.needs_grad
+        zero = np.zeros((), dtype=g.dtype)
+        ga = np.where(self.c, g, zero) if need_a else None
+        gb = np.where(self.c, zero, g) if need_b else None
+        return None, ga, gb
+
+
+# ---- elementwise unary ------------------------------------------------------------------
+
+
+class Neg(Function):
+    """y = -x;  dx = -g"""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return -x
+
+    def backward(self, g: np.ndarray) -> Grads:
+        return (-g,)
+
+
+class Pow(Function):
+    """y = x ** p (p a constant number);  dx = g * p * x ** (p - 1)"""
+
+    def forward(self, x: np.ndarray, exponent: float) -> np.ndarray:
+        self.x, self.p = x, exponent
+        return x**exponent if x.dtype.kind != "f" else x ** x.dtype.type(exponent)
+
+    def backward(self, g: np.ndarray) -> Grads:
+        p = self.x.dtype.type(self.p)
+        if self.p == 2.0:  # the common square: no pow call
+            return (g * (2 * self.x),)
+        return (g * (p * self.x ** (p - 1)),)
+
+
+class Exp(Function):
+    """y = exp(x);  dx = g * y"""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.y = np.exp(x)
+        return self.y
+
+    def backward(self, g: np.ndarray) -> Grads:
+        return (g * self.y,)
+
+
+class Log(Function):
+    """y = log(x);  dx = g / x"""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.x = x
+        return np.log(x)
+
+    def backward(self, g: np.ndarray) -> Grads:
+        return (g / self.x,)
+
+
+class Tanh(Function):
+    """y = tanh(x);  dx = g * (1 - y**2)"""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.y = np.tanh(x)
+        return self.y
+
+    def backward(self, g: np.ndarray) -> Grads:
+        y = self.y
+        return (g * (1 - y * y),)
+
+
+class Sigmoid(Function):
+    """y = 1 / (1 + exp(-x));  dx = g * y * (1 - y)
+
+    Computed as (1 + tanh(x/2)) / 2, which equals the sigmoid and never overflows
+    (the naive exp(-x) overflows for x < -88 in float32).
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        y = np.tanh(x * 0.5)
+        y += 1
+        y *= 0.5
+        self.y = y
+        return y
+
+    def backward(self, g: np.ndarray) -> Grads:
+        y = self.y
+        return (g * (y * (1 - y)),)
+
+
+class ReLU(Function):
+    """y = max(x, 0);  dx = g * (x > 0)   (the derivative at the kink x = 0 is taken as 0)"""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.mask = x > 0
+        return x * self.mask
+
+    def backward(self, g: np.ndarray) -> Grads:
+        return (g * self.mask,)
+
+
+# ---- matrix product -----------------------------------------------------------------------
+
+
+class MatMul(Function):
+    """y = a @ b (NumPy's rules: 2-D, batched with broadcasting, 1-D promoted);
+    da = g @ b^T,  db = a^T @ g"""
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if a.ndim == 0 or b.ndim == 0:
+            raise ShapeError(f"MatMul: both operands need at least 1 dimension, got shapes "
+                             f"{a.shape} @ {b.shape}; use * to scale by a scalar")
+        k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+        if a.shape[-1] != k_b:
+            where = "first" if b.ndim == 1 else "second-to-last"
+            raise ShapeError(
+                f"MatMul: shapes {a.shape} @ {b.shape} do not fit: the last axis of a "
+                f"({a.shape[-1]}) must equal the {where} axis of b ({k_b}). Check the layer "
+                f"sizes, or transpose an operand (w.T)"
+            )
+        self.a, self.b = a, b
+        return a @ b
+
+    def backward(self, g: np.ndarray) -> Grads:
+        a, b = self.a, self.b
+        need_a, need_b = self.needs_grad
+        if a.ndim == 1 and b.ndim == 1:  # dot product: g is a scalar
+            return (g * b if need_a else None), (g * a if need_b else None)
+        # Promote 1-D operands to matrices as NumPy does, then use the 2-D rule.
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g2 = g[..., None, :] if a.ndim == 1 else g
+        g2 = g2[..., None] if b.ndim == 1 else g2
+        ga = gb = None
+        if need_a:
+            ga = g2 @ np.swapaxes(b2, -1, -2)
+            if a.ndim == 1:
+                ga = ga[..., 0, :]
+        if need_b:
+            gb = np.swapaxes(a2, -1, -2) @ g2
+            if b.ndim == 1:
+                gb = gb[..., 0]
+        return ga, gb
+
+
+# ---- reductions ---------------------------------------------------------------------------
+
+
+def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
+    """Normalise an axis argument (None, int or tuple) to a tuple of non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    return tuple(a % ndim for a in axes) if ndim else ()
+
+
+def _reduced_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
+    axes = _axes(axis, len(shape))
+    return tuple(n for i, n in enumerate(shape) if i not in axes)
+
+
+def _keepdims_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
+    """The shape of a reduction over ``axis`` with keepdims=True."""
+    axes = _axes(axis, len(shape))
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+class Sum(Function):
+    """y = sum(x, axis);  dx = g broadcast back over the summed axes"""
+
+    def forward(self, x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+        self.shape, self.axis, self.keepdims = x.shape, axis, keepdims
+        return np.asarray(x.sum(axis=axis, keepdims=keepdims))
+
+    def backward(self, g: np.ndarray) -> Grads:
+        if not self.keepdims:
+            g = g.reshape(_keepdims_shape(self.shape, self.axis))
+        return (np.broadcast_to(g, self.shape),)
+
+
+class Mean(Function):
+    """y = mean(x, axis) = sum(x, axis) / n;  dx = g / n broadcast back over the axes"""
+
+    def forward(self, x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+        self.shape, self.axis, self.keepdims = x.shape, axis, keepdims
+        y = np.asarray(x.mean(axis=axis, keepdims=keepdims))
+        self.n = x.size // max(y.size, 1) if x.size else 1
+        return y
+
+    def backward(self, g: np.ndarray) -> Grads:
+        if not self.keepdims:
+            g = g.reshape(_keepdims_shape(self.shape, self.axis))
+        return (np.broadcast_to(g / g.dtype.type(self.n), self.shape),)
+
+
+class Max(Function):
+    """y = max(x, axis);  dx = g at the maximal entries, 0 elsewhere.
+
+    Tie rule: when several entries share the maximum, the gradient is split equally
+    among them (so the gradients still sum to g, and the rule is symmetric).
+    """
+
+    def forward(self, x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+        if x.size == 0:
+            raise ShapeError(f"Max: cannot take the max of an empty tensor of shape {x.shape}")
+        self.x, self.axis, self.keepdims = x, axis, keepdims
+        self.y = np.asarray(x.max(axis=axis, keepdims=True))
+        if keepdims:
+            return self.y
+        return self.y.reshape(_reduced_shape(x.shape, axis))
+
+    def backward(self, g: np.ndarray) -> Grads:
+        if not self.keepdims:
+            g = g.reshape(self.y.shape)
+        mask = self.x == self.y
+        count = mask.sum(axis=self.axis, keepdims=True)
+        return (mask * (g / count.astype(g.dtype)),)
+
+
+# ---- shape and indexing -------------------------------------------------------------------
+
+
+class Reshape(Function):
+    """y = reshape(x, shape);  dx = reshape(g, x.shape)"""
+
+    def forward(self, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        self.shape = x.shape
+        return x.reshape(shape)
+
+    def backward(self, g: np.ndarray) -> Grads:
+        return (g.reshape(self.shape),)
+
+
+class Transpose(Function):
+    """y = transpose(x, axes);  dx = transpose(g, inverse permutation of axes)"""
+
+    def forward(self, x: np.ndarray, axes: tuple[int, ...] | None = None) -> np.ndarray:
+        if axes is not None and sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
+            raise ShapeError(f"Transpose: axes {axes} are not a permutation of the "
+                             f"{x.ndim} axes of shape {x.shape}")
+        self.axes = axes
+        return x.transpose(axes)
+
+    def backward(self, g: np.ndarray) -> Grads:
+        if self.axes is None:
+            return (g.transpose(),)
+        return (g.transpose(np.argsort(self.axes)),)
+
+
+def _is_basic(index: Any) -> bool:
+    """Basic indexing (ints, slices, None, ...) never repeats an element."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(p, int | slice | type(None) | type(Ellipsis)) for p in parts)
+
+
+class GetItem(Function):
+    """y = x[index];  dx = zeros like x with g added at index
+    (integer-array indices may repeat an element: those gradients accumulate)."""
+
+    def forward(self, x: np.ndarray, index: Any) -> np.ndarray:
+        index = _plain_index(index)
+        self.shape, self.dtype, self.index = x.shape, x.dtype, index
+        return np.asarray(x[index])
+
+    def backward(self, g: np.ndarray) -> Grads:
+        gx = np.zeros(self.shape, dtype=g.dtype)
+        if _is_basic(self.index):
+            gx[self.index] = g
+        else:
+            np.add.at(gx, self.index, g)
+        return (gx,)
+
+
+def _plain_index(index: Any) -> Any:
+    """Replace Tensors inside an index by their arrays."""
+    from tinygrad_rnn.tensor import Tensor
+
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+class Concat(Function):
+    """y = concatenate([x1, ..., xn], axis);  dxi = the slice of g that xi occupies"""
+
+    def forward(self, *xs: np.ndarray, axis: int = 0) -> np.ndarray:
+        self.axis = axis
+        self.bounds = np.cumsum([x.shape[axis] for x in xs])[:-1]
+        return np.concatenate(xs, axis=axis)
+
+    def backward(self, g: np.ndarray) -> Grads:
+        return tuple(np.split(g, self.bounds, axis=self.axis))
+
+
+class Stack(Function):
+    """y = stack([x1, ..., xn], axis);  dxi = g taken at position i of the new axis"""
+
+    def forward(self, *xs: np.ndarray, axis: int = 0) -> np.ndarray:
+        y = np.stack(xs, axis=axis)
+        self.axis = axis % y.ndim
+        return y
+
+    def backward(self, g: np.ndarray) -> Grads:
+        return tuple(np.take(g, i, axis=self.axis) if need else None
+                     for i, need in enumerate(self.needs_grad))

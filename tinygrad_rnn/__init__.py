@@ -25,6 +25,7 @@ from tinygrad_rnn.creation import (
 )
 from tinygrad_rnn.engine import Contribution, topological_order
 from tinygrad_rnn.function import Function, ShapeError
+from tinygrad_rnn.rng import manual_seed
 from tinygrad_rnn.tensor import Tensor
 
 __version__ = "0.1.0"
@@ -40,6 +41,7 @@ __all__ = [
     "current_scope",
     "enable_grad",
     "is_grad_enabled",
+    "manual_seed",
     "no_grad",
     "ones",
     "randn",

@@ -1,7 +1,7 @@
 """Tensor creation helpers, and the ops that take several tensors (concat, stack, where).
 
-Random helpers take an explicit ``rng`` (a ``np.random.Generator``) so every run can be
-reproduced; without one they use a fresh unseeded generator.
+Random helpers take an optional ``rng`` (a ``np.random.Generator`` or an int seed); without
+one they use the global generator that ``tinygrad_rnn.manual_seed`` resets.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn import ops
+from tinygrad_rnn.rng import get_rng
 from tinygrad_rnn.tensor import Tensor
 
 Shape = int | Sequence[int]
@@ -41,18 +42,18 @@ def ones(*shape: Any, dtype: Any = np.float32, requires_grad: bool = False,
     return Tensor(np.ones(_shape(shape), dtype=dtype), requires_grad, name=name)
 
 
-def randn(*shape: Any, rng: np.random.Generator | None = None, dtype: Any = np.float32,
+def randn(*shape: Any, rng: np.random.Generator | int | None = None, dtype: Any = np.float32,
           requires_grad: bool = False, name: str | None = None) -> Tensor:
     """Standard normal samples; pass ``rng=np.random.default_rng(seed)`` to reproduce."""
-    rng = rng if rng is not None else np.random.default_rng()
+    rng = get_rng(rng)
     return Tensor(rng.standard_normal(_shape(shape)).astype(dtype), requires_grad, name=name)
 
 
 def uniform(*shape: Any, low: float = 0.0, high: float = 1.0,
-            rng: np.random.Generator | None = None, dtype: Any = np.float32,
+            rng: np.random.Generator | int | None = None, dtype: Any = np.float32,
             requires_grad: bool = False, name: str | None = None) -> Tensor:
     """Samples from U(low, high); pass ``rng`` to reproduce."""
-    rng = rng if rng is not None else np.random.default_rng()
+    rng = get_rng(rng)
     data = rng.uniform(low, high, size=_shape(shape)).astype(dtype)
     return Tensor(data, requires_grad, name=name)
 

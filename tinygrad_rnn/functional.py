@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn import ops
+from tinygrad_rnn.rng import get_rng
 from tinygrad_rnn.tensor import Tensor
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -92,12 +93,12 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:
 
 
 def dropout(x: Tensor, p: float = 0.5, training: bool = True,
-            rng: np.random.Generator | None = None) -> Tensor:
+            rng: np.random.Generator | int | None = None) -> Tensor:
     """Inverted dropout: zero each entry with probability p, scale the rest by 1/(1-p)."""
     if not 0.0 <= p < 1.0:
         raise ValueError(f"dropout: p must be in [0, 1), got {p}")
     if not training or p == 0.0:
         return x
-    rng = rng if rng is not None else np.random.default_rng()
+    rng = get_rng(rng)
     mask = (rng.random(x.shape) >= p).astype(x.dtype) / x.dtype.type(1.0 - p)
     return x * mask

@@ -1,5 +1,16 @@
 """Neural-network building blocks, every one written with primitive Tensor ops only."""
 
+from tinygrad_rnn.nn.layers import Dropout, Embedding, Linear, ReLU, Sequential, Sigmoid, Tanh
 from tinygrad_rnn.nn.module import Module, Parameter
 
-__all__ = ["Module", "Parameter"]
+__all__ = [
+    "Dropout",
+    "Embedding",
+    "Linear",
+    "Module",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Tanh",
+]

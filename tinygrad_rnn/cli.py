@@ -1,0 +1,60 @@
+"""The ``tinygrad-rnn`` command. Each sub-command lives in its own module under
+``tinygrad_rnn/commands/`` and is discovered here; a module defines
+
+    HELP = "one line shown in --help"
+    def add_arguments(parser: argparse.ArgumentParser) -> None: ...
+    def run(args: argparse.Namespace) -> int: ...      # the exit code
+
+Errors a user can fix (bad arguments, a missing optional dependency) are raised as
+``CommandError`` and printed as one clear line with a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from tinygrad_rnn import __version__, commands
+
+
+class CommandError(Exception):
+    """A problem the user can fix; the message says what to do."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tinygrad-rnn",
+        description="See backpropagation through time emerge from reverse-mode autodiff.",
+    )
+    parser.add_argument("--version", action="version", version=f"tinygrad-rnn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"tinygrad_rnn.commands.{info.name}")
+        p = sub.add_parser(info.name.replace("_", "-"), help=module.HELP,
+                           description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "_run"):
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args))
+    except CommandError as e:
+        print(f"tinygrad-rnn {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

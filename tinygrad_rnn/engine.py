@@ -12,6 +12,7 @@ The walk is iterative (an explicit stack), so a 100,000-node graph needs no recu
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -31,28 +32,27 @@ class Contribution(NamedTuple):
 def topological_order(root: Tensor, *, all_inputs: bool = False) -> list[Tensor]:
     """Tensors ``root`` depends on, ``root`` first, each before the tensors it was made from.
 
-    Only tensors that require grad are followed unless ``all_inputs`` (then constants and
-    data inputs are included too, for drawing). Iterative depth-first post-order.
+    Every tensor is created after its inputs, so sorting by creation number (newest first)
+    is a reverse topological order; finding the tensors is a plain loop over a growing
+    list (no recursion, no stack of frames). Only tensors that require grad are followed
+    unless ``all_inputs`` (then constants and data inputs are included too, for drawing).
     """
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        t, children_done = stack.pop()
-        if children_done:
-            order.append(t)
-            continue
-        if id(t) in visited:
-            continue
-        visited.add(id(t))
-        stack.append((t, True))
-        fn = t._ctx
+    nodes = [root]
+    seen = {root}
+    i = 0
+    while i < len(nodes):
+        fn = nodes[i]._ctx
+        i += 1
         if fn is not None:
             for inp in fn.inputs:
-                if (all_inputs or inp.requires_grad) and id(inp) not in visited:
-                    stack.append((inp, False))
-    order.reverse()
-    return order
+                if (all_inputs or inp.requires_grad) and inp not in seen:
+                    seen.add(inp)
+                    nodes.append(inp)
+    nodes.sort(key=_creation, reverse=True)
+    return nodes
+
+
+_creation = attrgetter("_id")  # the creation number of a tensor
 
 
 def backward(root: Tensor, grad: Any = None, *, keep_grads: bool = True,
@@ -107,14 +107,14 @@ def backward(root: Tensor, grad: Any = None, *, keep_grads: bool = True,
             continue
         if keep_grads:
             t.grad = g if t.grad is None else t.grad + g
-        for inp, g_in in zip(fn.inputs, fn.backward(g), strict=True):
+        for inp, g_in in zip(fn.inputs, fn.backward(g)):  # noqa: B905 (hot loop)
             if g_in is None or not inp.requires_grad:
                 continue
             data = inp.data
             if g_in.shape != data.shape:
                 g_in = unbroadcast(g_in, data.shape)
-            if g_in.dtype != data.dtype:  # e.g. a float64 constant met a float32 weight
-                g_in = g_in.astype(data.dtype)
+            if g_in.dtype is not data.dtype and g_in.dtype != data.dtype:
+                g_in = g_in.astype(data.dtype)  # e.g. a float64 tensor met a float32 weight
             if contributions and inp._ctx is None:
                 inp.contributions.append(Contribution(fn.scope, fn.name, g_in))  # type: ignore[union-attr]
             previous = pending.get(inp)

@@ -45,7 +45,7 @@ class Function:
     """
 
     inputs: tuple[Tensor, ...]
-    needs_grad: tuple[bool, ...] = ()
+    needs_grad: list[bool] = []  # noqa: RUF012 (read-only default)
     scope: str = ""
 
     def forward(self, *arrays: Any, **kwargs: Any) -> np.ndarray:
@@ -65,19 +65,27 @@ class Function:
         Python scalars and NumPy arrays are constants: they are not differentiated and take
         the floating dtype of the first tensor argument, so ``x * 2`` stays float32.
         """
+        inputs: list[Tensor] = []
+        arrays: list[np.ndarray] = []
+        record = False
         dtype = None
-        for a in args:
+        for a in args:  # a plain loop: this is the hottest code in the library
             if isinstance(a, Tensor):
-                if a.data.dtype.kind == "f":
+                if a.requires_grad:
+                    record = True
+                if dtype is None:
                     dtype = a.data.dtype
-                break
-        inputs = tuple(a if isinstance(a, Tensor) else Tensor._constant(a, dtype) for a in args)
+            else:
+                a = Tensor._constant(a, dtype if dtype is not None else _first_dtype(args))
+            inputs.append(a)
+            arrays.append(a.data)
         fn = cls()
-        record = STATE.grad_enabled and any(t.requires_grad for t in inputs)
-        if record:
-            fn.needs_grad = tuple(t.requires_grad for t in inputs)
+        if record and STATE.grad_enabled:
+            fn.needs_grad = [t.requires_grad for t in inputs]
+        else:
+            record = False
         try:
-            out = fn.forward(*[t.data for t in inputs], **kwargs)
+            out = fn.forward(*arrays, **kwargs)
         except ShapeError:
             raise
         except (ValueError, IndexError) as e:
@@ -87,10 +95,18 @@ class Function:
                 f"{cls.__name__}: {e} (input shapes {shapes}; dtypes {dtypes})"
             ) from e
         if record:
-            fn.inputs = inputs
+            fn.inputs = tuple(inputs)
             fn.scope = STATE.path
             return Tensor._make(out, True, fn)
         return Tensor._make(out, False, None)
+
+
+def _first_dtype(args: tuple[Any, ...]) -> np.dtype | None:
+    """The dtype of the first tensor argument (constants before it take it too)."""
+    for a in args:
+        if isinstance(a, Tensor):
+            return a.data.dtype
+    return None
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

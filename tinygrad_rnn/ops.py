@@ -26,7 +26,8 @@ class Add(Function):
         return a + b
 
     def backward(self, g: np.ndarray) -> Grads:
-        return g, g
+        need_a, need_b = self.needs_grad
+        return (g if need_a else None), (g if need_b else None)
 
 
 class Sub(Function):
@@ -36,7 +37,8 @@ class Sub(Function):
         return a - b
 
     def backward(self, g: np.ndarray) -> Grads:
-        return g, (-g if self.needs_grad[1] else None)
+        need_a, need_b = self.needs_grad
+        return (g if need_a else None), (-g if need_b else None)
 
 
 class Mul(Function):

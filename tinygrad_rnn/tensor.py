@@ -114,9 +114,21 @@ class Tensor:
 
     @classmethod
     def _constant(cls, value: Any, dtype: np.dtype | None) -> Tensor:
-        """Wrap a Python scalar or array used in an op: not a node to differentiate."""
+        """Wrap a Python scalar or array used in an op: not a node to differentiate.
+        Numbers take the floating ``dtype`` of the op's tensors (no silent float64)."""
+        if dtype is not None and dtype.kind == "f" and type(value) in (int, float):
+            key = (value, dtype)
+            cached = _scalar_constants.get(key)
+            if cached is None:  # constants are never mutated, so one object serves all uses
+                if len(_scalar_constants) > 1024:
+                    _scalar_constants.clear()
+                cached = cls._make(np.asarray(value, dtype=dtype), False, None)
+                cached.scope = ""  # shared across scopes, so it belongs to none
+                _scalar_constants[key] = cached
+            return cached
         array = np.asarray(value)
-        if dtype is not None and array.dtype != dtype and array.dtype.kind in "iuf":
+        if dtype is not None and dtype.kind == "f" and array.dtype != dtype \
+                and array.dtype.kind in "iuf":
             array = array.astype(dtype)
         return cls._make(array, False, None)
 
@@ -382,6 +394,9 @@ class Tensor:
             raise ValueError(f"chunk: axis {axis} of shape {self.shape} (length {n}) does not "
                              f"split into {chunks} equal chunks")
         return self.split(n // chunks, axis)
+
+
+_scalar_constants: dict[tuple[Any, np.dtype], Tensor] = {}
 
 
 def _raw(value: Any) -> Any:

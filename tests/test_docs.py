@@ -1,0 +1,241 @@
+"""The documentation cannot rot: every ```python block in docs/ runs here.
+
+Rules (also stated in docs/contributing-docs.md):
+  * the ```python blocks of one page run in order, in one shared namespace, inside a
+    temporary working directory, after ``tg.manual_seed(0)``;
+  * a block preceded by ``<!-- skip -->`` is illustrative only and is not run (use sparingly);
+  * a block preceded by ``<!-- expect -->`` must print exactly the text of the next ```text
+    block (trailing spaces and trailing blank lines ignored), so numbers quoted in the
+    docs are the numbers the code gives.
+Also: the op table in docs/ops.md is up to date with ops.py, it names every op class, and
+``mkdocs build --strict`` passes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+
+SKIP = "<!-- skip -->"
+EXPECT = "<!-- expect -->"
+FENCE = re.compile(r"^(\s*)```\s*([\w+-]*)\s*$")
+
+
+@dataclass
+class Block:
+    lang: str
+    code: str
+    line: int  # 1-based line of the opening fence
+    marker: str | None  # SKIP, EXPECT or None
+    expected: str | None = None  # for EXPECT blocks: the text of the next ```text block
+
+
+def parse(text: str, where: str = "<page>") -> list[Block]:
+    """The fenced code blocks of a Markdown page, with their markers."""
+    lines = text.splitlines()
+    blocks: list[Block] = []
+    marker: str | None = None
+    i = 0
+    while i < len(lines):
+        m = FENCE.match(lines[i])
+        stripped = lines[i].strip()
+        if stripped in (SKIP, EXPECT):
+            marker = stripped
+            i += 1
+            continue
+        if m is None:
+            if stripped:
+                marker = None  # a marker applies only to the block right after it
+            i += 1
+            continue
+        indent, lang = m.group(1), m.group(2)
+        start = i
+        body: list[str] = []
+        i += 1
+        while i < len(lines) and lines[i].strip() != "```":
+            body.append(lines[i][len(indent):] if lines[i].startswith(indent) else lines[i])
+            i += 1
+        if i == len(lines):
+            raise ValueError(f"{where}:{start + 1}: code block is never closed")
+        blocks.append(Block(lang, "\n".join(body) + "\n", start + 1, marker))
+        marker = None
+        i += 1
+    for k, block in enumerate(blocks):
+        if block.marker == EXPECT:
+            if block.lang != "python":
+                raise ValueError(f"{where}:{block.line}: {EXPECT} must precede a python block")
+            following = blocks[k + 1] if k + 1 < len(blocks) else None
+            if following is None or following.lang != "text":
+                raise ValueError(f"{where}:{block.line}: an {EXPECT} block must be followed "
+                                 f"by a ```text block with its output")
+            block.expected = following.code
+    return blocks
+
+
+def _normalise(output: str) -> str:
+    return "\n".join(line.rstrip() for line in output.rstrip().splitlines())
+
+
+def run_page(text: str, where: str) -> int:
+    """Run the python blocks of one page; return how many ran. Raises on the first failure."""
+    import tinygrad_rnn as tg
+
+    tg.manual_seed(0)
+    namespace: dict[str, object] = {"__name__": "__docs__"}
+    ran = 0
+    for block in parse(text, where):
+        if block.lang != "python" or block.marker == SKIP:
+            continue
+        out = io.StringIO()
+        code = compile(block.code, f"{where}:{block.line}", "exec")
+        try:
+            with contextlib.redirect_stdout(out):
+                exec(code, namespace)
+        except Exception as e:
+            raise AssertionError(
+                f"{where}:{block.line}: the code block raised {type(e).__name__}: {e}\n"
+                f"--- block ---\n{block.code}--- printed before the error ---\n{out.getvalue()}"
+            ) from e
+        if block.expected is not None:
+            got, want = _normalise(out.getvalue()), _normalise(block.expected)
+            assert got == want, (
+                f"{where}:{block.line}: the block printed\n{got}\n--- but the page shows ---\n"
+                f"{want}\n(update the ```text block with the real output)"
+            )
+        ran += 1
+    return ran
+
+
+def _pages() -> list[Path]:
+    return sorted(p for p in DOCS.rglob("*.md") if "img" not in p.relative_to(DOCS).parts)
+
+
+def _pages_with_code() -> list[Path]:
+    return [p for p in _pages() if any(b.lang == "python" and b.marker != SKIP
+                                       for b in parse(p.read_text(), str(p)))]
+
+
+@pytest.mark.parametrize("page", _pages_with_code(), ids=lambda p: str(p.relative_to(DOCS)))
+def test_page_code_blocks_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                              ) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.syspath_prepend(str(ROOT))
+    with np.errstate(all="warn"):
+        assert run_page(page.read_text(), str(page.relative_to(ROOT))) > 0
+
+
+def test_docs_have_pages_and_few_skips() -> None:
+    pages = _pages()
+    assert len(pages) >= 1
+    blocks = [b for p in pages for b in parse(p.read_text(), str(p)) if b.lang == "python"]
+    skipped = [b for b in blocks if b.marker == SKIP]
+    # "used sparingly": at most one skipped block in ten
+    assert len(skipped) * 10 <= len(blocks), f"{len(skipped)} of {len(blocks)} blocks skipped"
+
+
+# ---- the runner itself: markers mean what they say ----------------------------------------
+
+def test_runner_runs_blocks_in_order_in_one_namespace() -> None:
+    page = textwrap.dedent("""\
+        ```python
+        x = 2
+        ```
+        Some prose.
+
+        <!-- expect -->
+        ```python
+        print(x * 21)
+        ```
+
+        ```text
+        42
+        ```
+        """)
+    assert run_page(page, "page.md") == 2
+
+
+def test_runner_reports_wrong_expected_output() -> None:
+    page = "<!-- expect -->\n```python\nprint(1 + 1)\n```\n\n```text\n3\n```\n"
+    with pytest.raises(AssertionError, match="the block printed"):
+        run_page(page, "page.md")
+
+
+def test_runner_reports_failing_block_with_its_line() -> None:
+    page = "text\n\n```python\nraise ValueError('boom')\n```\n"
+    with pytest.raises(AssertionError, match=r"page\.md:3: .*ValueError: boom"):
+        run_page(page, "page.md")
+
+
+def test_runner_skip_marker_applies_to_the_next_block_only() -> None:
+    page = ("<!-- skip -->\n```python\nraise RuntimeError\n```\n\n"
+            "```python\nran = True\n```\n")
+    blocks = parse(page)
+    assert [b.marker for b in blocks] == [SKIP, None]
+    assert run_page(page, "page.md") == 1
+
+
+def test_runner_rejects_expect_without_text_block() -> None:
+    with pytest.raises(ValueError, match="must be followed"):
+        parse("<!-- expect -->\n```python\nprint(1)\n```\n", "page.md")
+
+
+# ---- the generated op table -----------------------------------------------------------------
+
+def _gen_ops():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("gen_ops", DOCS / "gen_ops.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_op_table_is_up_to_date() -> None:
+    gen = _gen_ops()
+    page = (DOCS / "ops.md").read_text()
+    assert gen.render(page) == page, "docs/ops.md is out of date: run python docs/gen_ops.py"
+
+
+def test_op_table_lists_every_op_class_with_its_vjp() -> None:
+    from tinygrad_rnn import ops
+    from tinygrad_rnn.function import Function
+
+    classes = [name for name, obj in vars(ops).items()
+               if isinstance(obj, type) and issubclass(obj, Function) and obj is not Function]
+    assert len(classes) >= 20
+    page = (DOCS / "ops.md").read_text()
+    for name in classes:
+        row = re.search(rf"^\| `{name}` \|(.*)$", page, re.MULTILINE)
+        assert row is not None, f"docs/ops.md has no row for op {name}"
+        forward, vjp = row.group(1).split("|")[1:3]
+        assert "y =" in forward, f"{name}: no forward formula in its row"
+        assert "=" in vjp and "g" in vjp, f"{name}: no VJP in its row"
+
+
+# ---- the site builds -----------------------------------------------------------------------
+
+def test_mkdocs_build_strict(tmp_path: Path) -> None:
+    pytest.importorskip("mkdocs")
+    pytest.importorskip("material")
+    result = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
+         "-f", str(ROOT / "mkdocs.yml"), "-d", str(tmp_path / "site")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
+    )
+    assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stderr}"
+    assert (tmp_path / "site" / "index.html").is_file()

@@ -6,7 +6,10 @@ Rules (also stated in docs/contributing-docs.md):
   * a block preceded by ``<!-- skip -->`` is illustrative only and is not run (use sparingly);
   * a block preceded by ``<!-- expect -->`` must print exactly the text of the next ```text
     block (trailing spaces and trailing blank lines ignored), so numbers quoted in the
-    docs are the numbers the code gives.
+    docs are the numbers the code gives;
+  * a block preceded by ``<!-- quote: tinygrad_rnn/engine.py -->`` is a quotation of that
+    file: it is not run, but every line of it must occur in the file, in the same order
+    (indentation aside; a line ``...`` marks an elision), so quoted code cannot drift.
 Also: the op table in docs/ops.md is up to date with ops.py, it names every op class, and
 ``mkdocs build --strict`` passes.
 """
@@ -24,7 +27,6 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +34,7 @@ DOCS = ROOT / "docs"
 
 SKIP = "<!-- skip -->"
 EXPECT = "<!-- expect -->"
+QUOTE = re.compile(r"^<!-- quote: (\S+) -->$")
 FENCE = re.compile(r"^(\s*)```\s*([\w+-]*)\s*$")
 
 
@@ -40,8 +43,17 @@ class Block:
     lang: str
     code: str
     line: int  # 1-based line of the opening fence
-    marker: str | None  # SKIP, EXPECT or None
+    marker: str | None  # SKIP, EXPECT, the QUOTE comment, or None
     expected: str | None = None  # for EXPECT blocks: the text of the next ```text block
+
+    @property
+    def quoted_file(self) -> str | None:
+        m = QUOTE.match(self.marker or "")
+        return m.group(1) if m else None
+
+    @property
+    def runs(self) -> bool:
+        return self.lang == "python" and self.marker != SKIP and self.quoted_file is None
 
 
 def parse(text: str, where: str = "<page>") -> list[Block]:
@@ -53,7 +65,7 @@ def parse(text: str, where: str = "<page>") -> list[Block]:
     while i < len(lines):
         m = FENCE.match(lines[i])
         stripped = lines[i].strip()
-        if stripped in (SKIP, EXPECT):
+        if stripped in (SKIP, EXPECT) or QUOTE.match(stripped):
             marker = stripped
             i += 1
             continue
@@ -98,7 +110,7 @@ def run_page(text: str, where: str) -> int:
     namespace: dict[str, object] = {"__name__": "__docs__"}
     ran = 0
     for block in parse(text, where):
-        if block.lang != "python" or block.marker == SKIP:
+        if not block.runs:
             continue
         out = io.StringIO()
         code = compile(block.code, f"{where}:{block.line}", "exec")
@@ -125,8 +137,7 @@ def _pages() -> list[Path]:
 
 
 def _pages_with_code() -> list[Path]:
-    return [p for p in _pages() if any(b.lang == "python" and b.marker != SKIP
-                                       for b in parse(p.read_text(), str(p)))]
+    return [p for p in _pages() if any(b.runs for b in parse(p.read_text(), str(p)))]
 
 
 @pytest.mark.parametrize("page", _pages_with_code(), ids=lambda p: str(p.relative_to(DOCS)))
@@ -135,8 +146,7 @@ def test_page_code_blocks_run(page: Path, tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MPLBACKEND", "Agg")
     monkeypatch.syspath_prepend(str(ROOT))
-    with np.errstate(all="warn"):
-        assert run_page(page.read_text(), str(page.relative_to(ROOT))) > 0
+    assert run_page(page.read_text(), str(page.relative_to(ROOT))) > 0
 
 
 def test_docs_have_pages_and_few_skips() -> None:
@@ -146,6 +156,41 @@ def test_docs_have_pages_and_few_skips() -> None:
     skipped = [b for b in blocks if b.marker == SKIP]
     # "used sparingly": at most one skipped block in ten
     assert len(skipped) * 10 <= len(blocks), f"{len(skipped)} of {len(blocks)} blocks skipped"
+
+
+def check_quote(block: Block, where: str) -> int:
+    """Every line of a quoted block occurs in the quoted file, in order; returns the count."""
+    assert block.quoted_file is not None
+    path = ROOT / block.quoted_file
+    assert path.is_file(), f"{where}:{block.line}: quotes {block.quoted_file}, which is missing"
+    source = [line.strip() for line in path.read_text().splitlines()]
+    # a quotation may leave out a trailing comment (such as a linter directive)
+    bare = [line.split("  # ")[0].rstrip() for line in source]
+    at, checked = 0, 0
+    for line in block.code.splitlines():
+        line = line.strip()
+        if not line or line in ("...", "# ..."):
+            continue
+        found = [k for k in range(at, len(source)) if line in (source[k], bare[k])]
+        if not found:
+            raise AssertionError(
+                f"{where}:{block.line}: the quoted line {line!r} is not in "
+                f"{block.quoted_file} (after the lines before it): update the quotation"
+            )
+        at = found[0] + 1
+        checked += 1
+    return checked
+
+
+def _quotes() -> list[tuple[Path, Block]]:
+    return [(p, b) for p in _pages() for b in parse(p.read_text(), str(p)) if b.quoted_file]
+
+
+@pytest.mark.parametrize("page,block", _quotes(),
+                         ids=lambda v: str(v.relative_to(DOCS)) if isinstance(v, Path)
+                         else f"line{v.line}")
+def test_quoted_code_matches_the_source(page: Path, block: Block) -> None:
+    assert check_quote(block, str(page.relative_to(ROOT))) > 0
 
 
 # ---- the runner itself: markers mean what they say ----------------------------------------
@@ -192,6 +237,21 @@ def test_runner_skip_marker_applies_to_the_next_block_only() -> None:
 def test_runner_rejects_expect_without_text_block() -> None:
     with pytest.raises(ValueError, match="must be followed"):
         parse("<!-- expect -->\n```python\nprint(1)\n```\n", "page.md")
+
+
+def test_quote_check_catches_drift(tmp_path: Path) -> None:
+    good = parse("<!-- quote: tinygrad_rnn/ops.py -->\n```python\nclass Tanh(Function):\n"
+                 "    ...\n    def backward(self, g: np.ndarray) -> Grads:\n```\n")[0]
+    assert not good.runs
+    assert check_quote(good, "page.md") == 2
+    drifted = parse("<!-- quote: tinygrad_rnn/ops.py -->\n```python\n"
+                    "class Tanh(NotAFunction):\n```\n")[0]
+    with pytest.raises(AssertionError, match="not in tinygrad_rnn/ops.py"):
+        check_quote(drifted, "page.md")
+    out_of_order = parse("<!-- quote: tinygrad_rnn/ops.py -->\n```python\nclass Tanh(Function):"
+                         "\nclass Add(Function):\n```\n")[0]
+    with pytest.raises(AssertionError, match="update the quotation"):
+        check_quote(out_of_order, "page.md")
 
 
 # ---- the generated op table -----------------------------------------------------------------

@@ -481,3 +481,10 @@ def test_load_state_dict_errors_change_nothing():
     for k in before:
         np.testing.assert_array_equal(after[k], before[k])
     assert opt.lr == 0.01
+
+
+def test_module_docstring_example_runs():
+    import doctest
+
+    result = doctest.testmod(optim)
+    assert result.attempted > 0 and result.failed == 0

@@ -183,6 +183,15 @@ class Optimizer:
             if present and len(present) != len(self.state_names):
                 raise KeyError(f"{kind}.load_state_dict: parameter {i} has state {present} "
                                f"but needs all of {list(self.state_names)}")
+        # the hyperparameters' values: set them, run the constructor's checks, put them back
+        old = {name: getattr(self, name) for name in self.hyperparameters}
+        try:
+            for name in self.hyperparameters:
+                setattr(self, name, _from_array(kind, name, np.asarray(state[name]), old[name]))
+            self._check_hyperparameters()
+        finally:
+            for name, value in old.items():
+                setattr(self, name, value)
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore hyperparameters and per-parameter state saved by ``state_dict()``.
@@ -191,16 +200,11 @@ class Optimizer:
         State arrays are converted to their parameter's dtype (as torch does).
         """
         self.check_state_dict(state)
-        old = {name: getattr(self, name) for name in self.hyperparameters}
+        kind = type(self).__name__
         for name in self.hyperparameters:
-            value = np.asarray(state[name])
-            setattr(self, name, _from_array(value, old[name]))
-        try:
-            self._check_hyperparameters()
-        except (TypeError, ValueError):
-            for name, value in old.items():
-                setattr(self, name, value)
-            raise
+            value = _from_array(kind, name, np.asarray(state[name]), getattr(self, name))
+            setattr(self, name, value)
+        self._check_hyperparameters()  # already passed in check_state_dict; normalises types
         new_state: list[dict[str, np.ndarray]] = [{} for _ in self.params]
         for key, value in state.items():
             m = _STATE_KEY.match(key)
@@ -222,12 +226,16 @@ class Optimizer:
         return f"{type(self).__name__}({len(self.params)} parameters, {hyper})"
 
 
-def _from_array(value: np.ndarray, like: Any) -> Any:
+def _from_array(kind: str, name: str, value: np.ndarray, like: Any) -> Any:
     """A saved hyperparameter back as the Python type it had (float, bool, tuple)."""
+    want = (len(like),) if isinstance(like, tuple) else ()
+    if value.shape != want or value.dtype.kind not in "biuf":
+        raise ValueError(f"{kind}.load_state_dict: hyperparameter {name!r} must be a numeric "
+                         f"array of shape {want}, got dtype {value.dtype} shape {value.shape}")
     if isinstance(like, bool):
         return bool(value)
     if isinstance(like, tuple):
-        return tuple(float(v) for v in value.reshape(-1))
+        return tuple(float(v) for v in value)
     return float(value)
 
 

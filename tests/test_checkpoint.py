@@ -1,0 +1,213 @@
+"""checkpoint.save/load: round trips, dtypes, validation, and atomic writes under failure."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+from tinygrad_rnn import checkpoint, nn, optim
+
+
+def mlp(seed: int, dtype: type = np.float32) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(3, 4, rng=seed, dtype=dtype), nn.Tanh(),
+                         nn.Linear(4, 2, rng=seed + 1, dtype=dtype))
+
+
+def train_steps(model: nn.Module, opt: optim.Optimizer, steps: int, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    dtype = model.parameters()[0].dtype
+    for _ in range(steps):
+        x = tg.Tensor(rng.standard_normal((5, 3)).astype(dtype))
+        d = tg.Tensor(rng.standard_normal((5, 2)).astype(dtype))
+        loss = ((model(x) - d) ** 2).mean()
+        loss.backward()
+        optim.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad()
+
+
+def assert_same_params(a: nn.Module, b: nn.Module) -> None:
+    sa, sb = a.state_dict(), b.state_dict()
+    assert list(sa) == list(sb)
+    for k in sa:
+        assert sa[k].dtype == sb[k].dtype, k
+        np.testing.assert_array_equal(sa[k], sb[k])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_model_round_trip_keeps_values_and_dtype(tmp_path, dtype):
+    src, dst = mlp(0, dtype), mlp(10, np.float32)
+    path = checkpoint.save(tmp_path / "m.npz", src)
+    assert path == tmp_path / "m.npz" and path.exists()
+    with np.load(path) as z:  # the layout documented in the module
+        assert sorted(z.files) == ["model/0.bias", "model/0.weight", "model/2.bias",
+                                   "model/2.weight"]
+    extra = checkpoint.load(path, dst)
+    assert extra == {}
+    assert_same_params(src, dst)
+    assert all(p.dtype == dtype for p in dst.parameters())
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
+    lambda ps: optim.Adam(ps, lr=0.01, betas=(0.8, 0.99), weight_decay=0.01),
+])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_resuming_from_a_checkpoint_continues_identically(tmp_path, make, dtype):
+    model = mlp(0, dtype)
+    opt = make(model.parameters())
+    train_steps(model, opt, 3, seed=1)
+    checkpoint.save(tmp_path / "c.npz", model, opt, epoch=3, losses=[0.5, 0.25],
+                    rng_seed=np.int64(7), scale=tg.Tensor(np.array([2.0])))
+
+    resumed = mlp(5, np.float32)
+    resumed_opt = make(resumed.parameters())
+    extra = checkpoint.load(tmp_path / "c.npz", resumed, resumed_opt)
+    assert int(extra["epoch"]) == 3 and extra["losses"].tolist() == [0.5, 0.25]
+    assert int(extra["rng_seed"]) == 7 and extra["scale"].tolist() == [2.0]
+    assert_same_params(model, resumed)
+    for k, v in opt.state_dict().items():
+        np.testing.assert_array_equal(resumed_opt.state_dict()[k], v)
+
+    train_steps(model, opt, 3, seed=2)
+    train_steps(resumed, resumed_opt, 3, seed=2)
+    assert_same_params(model, resumed)  # the same trajectory, bit for bit
+
+
+def test_overwrite_replaces_the_file_and_leaves_no_temporaries(tmp_path):
+    path = tmp_path / "m.npz"
+    a, b, c = mlp(0), mlp(1), mlp(2)
+    checkpoint.save(path, a)
+    checkpoint.save(str(path), b)  # a str path works too
+    checkpoint.load(path, c)
+    assert_same_params(b, c)
+    assert sorted(os.listdir(tmp_path)) == ["m.npz"]
+
+
+def test_failure_mid_write_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "m.npz"
+    old, new = mlp(0), mlp(1)
+    checkpoint.save(path, old)
+    good_bytes = path.read_bytes()
+
+    def savez_then_crash(file, **arrays):  # writes half an archive, then the disk is "full"
+        file.write(b"PK\x03\x04 half of a zip archive")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.np, "savez", savez_then_crash)
+    with pytest.raises(OSError, match="No space left"):
+        checkpoint.save(path, new)
+    monkeypatch.undo()
+
+    assert path.read_bytes() == good_bytes
+    assert sorted(os.listdir(tmp_path)) == ["m.npz"]  # the temporary file was removed
+    loaded = mlp(2)
+    checkpoint.load(path, loaded)
+    assert_same_params(old, loaded)
+
+
+def test_failure_at_rename_or_interrupt_keeps_the_old_file(tmp_path, monkeypatch):
+    path = tmp_path / "m.npz"
+    old = mlp(0)
+    checkpoint.save(path, old)
+    good_bytes = path.read_bytes()
+
+    def replace_fails(src, dst):
+        raise KeyboardInterrupt  # Ctrl-C at the worst moment: still cleaned up
+
+    monkeypatch.setattr(checkpoint.os, "replace", replace_fails)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.save(path, mlp(1))
+    monkeypatch.undo()
+    assert path.read_bytes() == good_bytes
+    assert sorted(os.listdir(tmp_path)) == ["m.npz"]
+
+
+def test_the_rename_happens_only_after_fsync(tmp_path, monkeypatch):
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append("fsync")
+        real_fsync(fd)
+
+    def replace(src, dst):
+        events.append("replace")
+        assert os.path.dirname(src) == os.path.dirname(dst)  # same directory: atomic rename
+        real_replace(src, dst)
+
+    monkeypatch.setattr(checkpoint.os, "fsync", fsync)
+    monkeypatch.setattr(checkpoint.os, "replace", replace)
+    checkpoint.save(tmp_path / "m.npz", mlp(0))
+    assert events[:2] == ["fsync", "replace"]
+
+
+def test_load_validates_keys_and_shapes_and_changes_nothing_on_error(tmp_path):
+    path = tmp_path / "m.npz"
+    checkpoint.save(path, mlp(0))
+    other = nn.Sequential(nn.Linear(3, 5, rng=0), nn.Tanh(), nn.Linear(5, 2, rng=1))
+    before = other.state_dict()
+    with pytest.raises(ValueError, match=r"m\.npz.*'0\.weight' has shape \(4, 3\).*\(5, 3\)"):
+        checkpoint.load(path, other)
+    renamed = nn.Sequential(nn.Linear(3, 4, rng=0))
+    with pytest.raises(KeyError, match=r"unexpected keys \['2\.weight', '2\.bias'\]"):
+        checkpoint.load(path, renamed)
+    after = other.state_dict()
+    for k in before:
+        np.testing.assert_array_equal(before[k], after[k])
+
+
+def test_load_checks_the_optimizer_before_touching_the_model(tmp_path):
+    path = tmp_path / "m.npz"
+    model = mlp(0)
+    checkpoint.save(path, model)  # saved without an optimizer
+    target = mlp(1)
+    before = target.state_dict()
+    with pytest.raises(KeyError, match="no optimizer state"):
+        checkpoint.load(path, target, optim.Adam(target.parameters()))
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    train_steps(model, opt, 1)
+    checkpoint.save(path, model, opt)
+    with pytest.raises(KeyError, match=r"m\.npz.*unexpected keys"):  # an SGD state into Adam
+        checkpoint.load(path, target, optim.Adam(target.parameters()))
+    for k, v in target.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])  # the model was not loaded either
+    checkpoint.load(path, target)  # without an optimizer, its state is simply not used
+    assert_same_params(model, target)
+
+
+def test_bad_arguments_and_foreign_files(tmp_path):
+    model = mlp(0)
+    with pytest.raises(TypeError, match="module must be an nn.Module"):
+        checkpoint.save(tmp_path / "m.npz", model.state_dict())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="optimizer must be"):
+        checkpoint.save(tmp_path / "m.npz", model, "adam")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="'note' has dtype object"):
+        checkpoint.save(tmp_path / "m.npz", model, note={"a": 1})
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        checkpoint.save(tmp_path / "missing" / "m.npz", model)
+    assert os.listdir(tmp_path) == []
+    np.savez(tmp_path / "foreign.npz", weights=np.zeros(3))
+    with pytest.raises(ValueError, match="outside the namespaces"):
+        checkpoint.load(tmp_path / "foreign.npz", model)
+    with pytest.raises(FileNotFoundError):
+        checkpoint.load(tmp_path / "nothing.npz", model)
+
+
+def test_written_file_is_a_plain_npz_archive(tmp_path):
+    path = checkpoint.save(tmp_path / "m.npz", mlp(0).double(), step=np.int32(4))
+    assert zipfile.is_zipfile(path)
+    with np.load(path, allow_pickle=False) as z:
+        assert z["model/0.weight"].dtype == np.float64
+        assert z["extra/step"].dtype == np.int32
+
+
+def test_module_docstring_example_runs():
+    import doctest
+
+    result = doctest.testmod(checkpoint)
+    assert result.attempted > 0 and result.failed == 0

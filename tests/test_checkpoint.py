@@ -211,3 +211,19 @@ def test_module_docstring_example_runs():
 
     result = doctest.testmod(checkpoint)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_recurrent_layer_round_trip_gives_the_same_outputs(tmp_path):
+    lstm = nn.LSTM(3, 4, num_layers=2, bidirectional=True, rng=0, dtype=np.float64)
+    opt = optim.Adam(lstm.parameters(), lr=0.01)
+    x = tg.Tensor(np.random.default_rng(0).standard_normal((5, 2, 3)))
+    out, (h_n, c_n) = lstm(x)
+    (out.sum() + c_n.sum()).backward()
+    opt.step()
+    checkpoint.save(tmp_path / "lstm.npz", lstm, opt)
+    with np.load(tmp_path / "lstm.npz") as z:
+        assert "model/weight_hh_l1_reverse" in z.files and "optim/15.exp_avg" in z.files
+    other = nn.LSTM(3, 4, num_layers=2, bidirectional=True, rng=1)
+    checkpoint.load(tmp_path / "lstm.npz", other, optim.Adam(other.parameters()))
+    assert_same_params(lstm, other)
+    np.testing.assert_array_equal(other(x)[0].data, lstm(x)[0].data)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinygrad_rnn as tg
-from tinygrad_rnn import optim, truncated
+from tinygrad_rnn import nn, optim, truncated
 from tinygrad_rnn.engine import topological_order
 from tinygrad_rnn.truncated import detach_state, tbptt_windows, truncated_bptt
 
@@ -327,3 +327,69 @@ def test_module_docstring_examples_run():
 
     result = doctest.testmod(truncated)
     assert result.attempted > 0 and result.failed == 0
+
+
+# ---- with the library's LSTM cell and layer, against torch doing the same truncation -----------
+def to_torch(torch, module):
+    return {k: torch.tensor(v) for k, v in module.state_dict().items()}
+
+
+def test_lstm_cell_with_the_helper_matches_torch_truncated_loop():
+    torch = pytest.importorskip("torch")
+    T, B, I, H, k = 7, 2, 3, 4, 3
+    rng = np.random.default_rng(0)
+    x, d = rng.standard_normal((T, B, I)), rng.standard_normal((T, B, 1))
+    cell = nn.LSTMCell(I, H, rng=1, dtype=np.float64)
+    head = nn.Linear(H, 1, rng=2, dtype=np.float64)
+
+    def step(t, state):
+        h, c = cell(tg.Tensor(x[t]), state)
+        return ((head(h) - tg.Tensor(d[t])) ** 2).sum(), (h, c)
+
+    zeros = tg.zeros(B, H, dtype=np.float64)
+    truncated_bptt(step, T, (zeros, zeros), k=k)
+
+    t_cell = torch.nn.LSTMCell(I, H).double()
+    t_head = torch.nn.Linear(H, 1).double()
+    t_cell.load_state_dict(to_torch(torch, cell))
+    t_head.load_state_dict(to_torch(torch, head))
+    h = c = torch.zeros(B, H, dtype=torch.float64)
+    for start, stop in tbptt_windows(T, k):
+        h, c = h.detach(), c.detach()
+        loss = 0.0
+        for t in range(start, stop):
+            h, c = t_cell(torch.tensor(x[t]), (h, c))
+            loss = loss + ((t_head(h) - torch.tensor(d[t])) ** 2).sum()
+        loss.backward()
+    for mod, t_mod in ((cell, t_cell), (head, t_head)):
+        for (name, p), (t_name, tp) in zip(mod.named_parameters(), t_mod.named_parameters(),
+                                           strict=True):
+            assert name == t_name
+            np.testing.assert_allclose(p.grad, tp.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_lstm_layer_in_chunks_matches_torch():
+    """The layer-level pattern: feed k steps at a time, carry (h_n, c_n) with detach_state."""
+    torch = pytest.importorskip("torch")
+    T, B, I, H, k = 8, 2, 3, 3, 3
+    rng = np.random.default_rng(1)
+    x, d = rng.standard_normal((T, B, I)), rng.standard_normal((T, B, H))
+    lstm = nn.LSTM(I, H, num_layers=2, rng=0, dtype=np.float64)
+    state = None
+    for start, stop in tbptt_windows(T, k):
+        state = detach_state(state)
+        out, state = lstm(tg.Tensor(x[start:stop]), state)
+        ((out - tg.Tensor(d[start:stop])) ** 2).sum().backward()
+
+    t_lstm = torch.nn.LSTM(I, H, num_layers=2).double()
+    t_lstm.load_state_dict(to_torch(torch, lstm))
+    t_state = None
+    for start, stop in tbptt_windows(T, k):
+        if t_state is not None:
+            t_state = (t_state[0].detach(), t_state[1].detach())
+        t_out, t_state = t_lstm(torch.tensor(x[start:stop]), t_state)
+        ((t_out - torch.tensor(d[start:stop])) ** 2).sum().backward()
+    for (name, p), (t_name, tp) in zip(lstm.named_parameters(), t_lstm.named_parameters(),
+                                       strict=True):
+        assert name == t_name
+        np.testing.assert_allclose(p.grad, tp.grad.numpy(), rtol=1e-10, atol=1e-12)

@@ -1,0 +1,71 @@
+"""Run every example in ``--quick`` mode as a subprocess and check the outcome it reports.
+
+Each example ends by printing ``RESULT {json}``; these tests read that line and check the
+numbers that show the lecture's point (a loss that fell, an accuracy above chance, the
+bidirectional net beating the unidirectional one, ...), with margins wide enough for any
+seed to pass. The examples run two at a time (one per core) in a shared pool, started as
+soon as this module is collected, so the whole file takes about as long as half of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+TIMEOUT = 120  # seconds per example; --quick aims at 10-20 s
+
+_pool = ThreadPoolExecutor(max_workers=2)
+_runs: dict[tuple[str, tuple[str, ...]], Future] = {}
+
+
+def _run(name: str, extra: tuple[str, ...], out: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    env["OMP_NUM_THREADS"] = env["OPENBLAS_NUM_THREADS"] = env["MKL_NUM_THREADS"] = "1"
+    env["MPLBACKEND"] = "Agg"
+    return subprocess.run(
+        [sys.executable, str(EXAMPLES / f"{name}.py"), "--quick", "--out", str(out), *extra],
+        capture_output=True, text=True, timeout=TIMEOUT, env=env, cwd=str(out.parent))
+
+
+def example(name: str, tmp_root: Path, *extra: str) -> dict[str, Any]:
+    """Run ``examples/<name>.py --quick`` (once per argument set) and return its RESULT."""
+    key = (name, extra)
+    if key not in _runs:
+        out = tmp_root / f"{name}{'-'.join(extra)}"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _runs[key] = _pool.submit(_run, name, extra, out)
+    proc = _runs[key].result()
+    assert proc.returncode == 0, f"{name} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert len(lines) == 1, f"{name} printed {len(lines)} RESULT lines:\n{proc.stdout[-2000:]}"
+    assert proc.stdout.rstrip().splitlines()[-1] == lines[0], "RESULT must be the last line"
+    return json.loads(lines[0][len("RESULT "):])
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("examples")
+
+
+def figures(root: Path, name: str) -> list[Path]:
+    return sorted(p for p in (root / name).iterdir() if p.suffix in (".png", ".svg"))
+
+
+# ---- 1. feedforward ------------------------------------------------------------------------
+def test_01_feedforward_gradients_match_hand_formulas_and_models_learn(root: Path) -> None:
+    r = example("01_feedforward", root)
+    assert r["grad_max_abs_diff"] < 1e-10  # float64, same formula: rounding only
+    assert r["regression_val_mse"] < 0.1 * r["regression_mean_baseline_mse"]
+    assert r["classification_val_accuracy"] > 0.85  # chance is 1/3
+    assert r["regression_best_epoch"] <= r["regression_stopped_epoch"]
+    assert figures(root, "01_feedforward")

@@ -144,8 +144,11 @@ def _vjp(inputs: list[Tensor], checked: list[int], outs: tuple[Tensor, ...],
         for out, u in zip(outs, cotangents, strict=True):
             if out.requires_grad:
                 backward(out, u, keep_grads=False)
-        return {i: (inputs[i].grad if inputs[i].grad is not None
-                    else np.zeros(inputs[i].shape)) for i in checked}
+        result: dict[int, np.ndarray] = {}
+        for i in checked:
+            grad = inputs[i].grad
+            result[i] = grad if grad is not None else np.zeros(inputs[i].shape)
+        return result
     finally:
         for i in checked:
             inputs[i].grad = saved[i]

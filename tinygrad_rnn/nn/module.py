@@ -41,6 +41,9 @@ class Module:
     """
 
     scope_name: str | None = None
+    _parameters: dict[str, Parameter]
+    _modules: dict[str, Module]
+    training: bool
 
     def __init__(self) -> None:
         object.__setattr__(self, "_parameters", {})

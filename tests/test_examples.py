@@ -69,3 +69,11 @@ def test_01_feedforward_gradients_match_hand_formulas_and_models_learn(root: Pat
     assert r["classification_val_accuracy"] > 0.85  # chance is 1/3
     assert r["regression_best_epoch"] <= r["regression_stopped_epoch"]
     assert figures(root, "01_feedforward")
+
+
+# ---- 3. word detector ------------------------------------------------------------------------
+def test_03_word_detector_finds_the_word(root: Path) -> None:
+    r = example("03_word_detector", root)
+    assert r["loss_last"] < 0.2 * r["loss_first"]
+    assert r["f1_before"] < 0.2 and r["f1"] > 0.8  # threshold 0.9 on σ(z)
+    assert r["accuracy"] > r["all_zero_accuracy"]  # beats always answering "no"

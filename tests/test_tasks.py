@@ -12,10 +12,11 @@ from tinygrad_rnn import tasks
 
 # ---- word detector ------------------------------------------------------------------------
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10_000), length=st.integers(5, 40), p=st.floats(0.0, 1.0))
+@given(seed=st.integers(0, 10_000), length=st.integers(5, 40), p=st.floats(0.0, 1.0),
+       decoy=st.floats(0.0, 1.0))
 def test_word_detector_labels_mark_exactly_the_word_ends(seed: int, length: int,
-                                                         p: float) -> None:
-    data = tasks.word_detector(6, length, word="hello", p_insert=p, rng=seed)
+                                                         p: float, decoy: float) -> None:
+    data = tasks.word_detector(6, length, word="hello", p_insert=p, p_decoy=decoy, rng=seed)
     assert data.x.shape == (length, 6, 26) and data.y.shape == (length, 6)
     assert np.array_equal(data.x.argmax(-1), data.letters)
     assert np.all(data.x.sum(-1) == 1)
@@ -33,6 +34,16 @@ def test_word_detector_inserts_the_word_often_enough() -> None:
     assert data.y.mean() < 0.2
 
 
+def test_word_detector_decoys_are_prefixes_that_are_not_targets() -> None:
+    plain = tasks.word_detector(100, 40, word="hello", p_insert=0.05, rng=0)
+    decoyed = tasks.word_detector(100, 40, word="hello", p_insert=0.05, p_decoy=0.3, rng=0)
+    def count(data: tasks.WordDetectorData, s: str) -> int:
+        return sum(data.text(b).count(s) for b in range(100))
+    # "hel" occurs in every "hello" and, with decoys, often without one
+    assert count(plain, "hel") - count(plain, "hello") < 5
+    assert count(decoyed, "hel") - count(decoyed, "hello") > 50
+
+
 def test_word_detector_is_deterministic_and_seed_dependent() -> None:
     a = tasks.word_detector(4, 20, rng=3)
     b = tasks.word_detector(4, 20, rng=3)
@@ -46,6 +57,7 @@ def test_word_detector_is_deterministic_and_seed_dependent() -> None:
     (dict(word=""), "non-empty"),
     (dict(length=3), "does not fit"),
     (dict(p_insert=1.5), "probability"),
+    (dict(p_decoy=-0.1), "p_decoy"),
     (dict(n_sequences=0), "n_sequences"),
 ])
 def test_word_detector_bad_input(kwargs: dict, match: str) -> None:

@@ -82,13 +82,14 @@ class WordDetectorData:
 
 def word_detector(n_sequences: int, length: int, word: str = "hello",
                   alphabet: str = "abcdefghijklmnopqrstuvwxyz", p_insert: float = 0.08,
-                  rng: Rng = None) -> WordDetectorData:
+                  p_decoy: float = 0.0, rng: Rng = None) -> WordDetectorData:
     """Random letters with ``word`` inserted now and then (curriculum §8, the sequence detector).
 
-    At each position a copy of ``word`` starts with probability ``p_insert`` (when it fits);
-    other positions get a uniformly random letter. The target is 1 exactly where the last
-    ``len(word)`` letters spell ``word`` -- also where random letters spell it by chance --
-    so the labels are always right.
+    At each position a copy of ``word`` starts with probability ``p_insert`` (when it fits),
+    else a decoy -- a proper prefix of the word ("hel" for "hello"), which a detector must
+    not fire on -- with probability ``p_decoy``; other positions get a uniformly random
+    letter. The target is 1 exactly where the last ``len(word)`` letters spell ``word``
+    (also where random letters spell it by chance), so the labels are always right.
     """
     fn = "word_detector"
     n_sequences = _positive(fn, "n_sequences", n_sequences)
@@ -99,17 +100,23 @@ def word_detector(n_sequences: int, length: int, word: str = "hello",
     if len(word) > length:
         raise ValueError(f"{fn}: word {word!r} (length {len(word)}) does not fit in sequences "
                          f"of length {length}")
-    if not 0.0 <= p_insert <= 1.0:
-        raise ValueError(f"{fn}: p_insert must be a probability in [0, 1], got {p_insert}")
+    for name, p in (("p_insert", p_insert), ("p_decoy", p_decoy)):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"{fn}: {name} must be a probability in [0, 1], got {p}")
     gen = get_rng(rng)
     code = np.array([alphabet.index(ch) for ch in word])
     letters = gen.integers(0, len(alphabet), size=(n_sequences, length))
     for b in range(n_sequences):
         t = 0
         while t <= length - len(word):
-            if gen.random() < p_insert:
+            u = gen.random()
+            if u < p_insert:
                 letters[b, t:t + len(word)] = code
                 t += len(word)
+            elif u < p_insert + (1 - p_insert) * p_decoy and len(word) > 1:
+                k = int(gen.integers(1, len(word)))  # a prefix of 1 .. len(word) − 1 letters
+                letters[b, t:t + k] = code[:k]
+                t += k
             else:
                 t += 1
     y = np.zeros((n_sequences, length), dtype=np.float32)

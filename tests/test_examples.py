@@ -77,3 +77,15 @@ def test_03_word_detector_finds_the_word(root: Path) -> None:
     assert r["loss_last"] < 0.2 * r["loss_first"]
     assert r["f1_before"] < 0.2 and r["f1"] > 0.8  # threshold 0.9 on σ(z)
     assert r["accuracy"] > r["all_zero_accuracy"]  # beats always answering "no"
+
+
+# ---- 7. bidirectional and deep ---------------------------------------------------------------
+def test_07_bidirectional_beats_unidirectional_on_words_that_need_the_future(root: Path) -> None:
+    r = example("07_bidirectional_deep", root)
+    for kind in ("uni", "uni2", "bi", "deep"):
+        assert r[f"{kind}_loss_last"] < r[f"{kind}_loss_first"]
+        assert r[f"{kind}_other_accuracy"] > 0.95  # the words the past decides
+    assert r["uni_ambiguous_accuracy"] < 0.7  # a guess: the deciding word comes later
+    assert r["uni2_ambiguous_accuracy"] < 0.7  # depth does not bring the future in
+    assert r["bi_ambiguous_accuracy"] > 0.9 and r["deep_ambiguous_accuracy"] > 0.9
+    assert r["bi_accuracy"] > r["uni_accuracy"] + 0.05

@@ -89,3 +89,14 @@ def test_07_bidirectional_beats_unidirectional_on_words_that_need_the_future(roo
     assert r["uni2_ambiguous_accuracy"] < 0.7  # depth does not bring the future in
     assert r["bi_ambiguous_accuracy"] > 0.9 and r["deep_ambiguous_accuracy"] > 0.9
     assert r["bi_accuracy"] > r["uni_accuracy"] + 0.05
+
+
+# ---- 8. time series --------------------------------------------------------------------------
+def test_08_time_series_beats_the_last_value_baseline(root: Path) -> None:
+    r = example("08_time_series", root)
+    assert r["loss_last"] < 0.2 * r["loss_first"]
+    assert r["many_to_one_mse"] < 0.5 * r["many_to_one_baseline_mse"]
+    assert r["many_to_many_mse"] < 0.7 * r["many_to_many_baseline_mse"]
+    assert r["many_to_many_last_step_mse"] < 0.5 * r["many_to_many_baseline_mse"]
+    assert r["many_to_one_mse"] > 0.8 * r["noise_floor"]  # nothing beats the noise
+    assert r["free_running_mse"] < 0.2  # fed back in, it still follows the sine

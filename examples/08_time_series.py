@@ -92,8 +92,9 @@ def main() -> None:
     print(f"  many-to-one   test MSE {mse_one:.4f}   last-value baseline {naive_one:.4f}   "
           f"(train loss {np.mean(loss_one[:10]):.4f} -> {np.mean(loss_one[-10:]):.4f})")
     print(f"  many-to-many  test MSE {mse_many:.4f}   last-value baseline {naive_many:.4f}   "
-          f"(step 1 alone: {per_step[0]:.4f}, last step: {per_step[-1]:.4f}: the state needs "
-          f"a few steps of context)")
+          f"(train loss {np.mean(loss_many[:10]):.4f} -> {np.mean(loss_many[-10:]):.4f})\n"
+          f"                step 1 alone: {per_step[0]:.4f}, last step: {per_step[-1]:.4f} "
+          f"(the state needs a few steps of context)")
     horizon = 3 * int(PERIOD)
     start = cut + 100
     future = free_run(one, series[start - WINDOW:start], horizon)

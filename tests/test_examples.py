@@ -100,3 +100,33 @@ def test_08_time_series_beats_the_last_value_baseline(root: Path) -> None:
     assert r["many_to_many_last_step_mse"] < 0.5 * r["many_to_many_baseline_mse"]
     assert r["many_to_one_mse"] > 0.8 * r["noise_floor"]  # nothing beats the noise
     assert r["free_running_mse"] < 0.2  # fed back in, it still follows the sine
+
+
+# ---- 4. character-level language model ---------------------------------------------------------
+def test_04_char_lm_loss_falls_and_samples_look_like_the_corpus(root: Path) -> None:
+    r = example("04_char_lm", root)
+    assert r["val_loss_before"] > 0.9 * r["uniform_loss"]  # untrained: about a uniform guess
+    assert r["val_loss_after"] < 0.6 * r["val_loss_before"]
+    assert r["train_loss_last"] < 0.6 * r["train_loss_first"]
+    assert r["log_prob_real"] > r["log_prob_scrambled"] + 10  # a real line is far likelier
+    assert r["ended_sample_share"] >= 0.5  # samples stop at the end token
+    assert all(isinstance(s, str) for s in r["samples"])
+    assert (root / "04_char_lm" / "samples.txt").is_file()
+
+
+def test_04_char_lm_reads_a_text_file_and_rejects_a_missing_one(root: Path, tmp_path: Path) -> None:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    text = tmp_path / "t.txt"
+    text.write_text("\n".join(["abab", "baba", "abba"] * 10) + "\n", encoding="utf-8")
+    missing = subprocess.run([sys.executable, str(EXAMPLES / "04_char_lm.py"), "--quick",
+                              "--text", str(tmp_path / "nope.txt"), "--out", str(tmp_path)],
+                             capture_output=True, text=True, env=env, timeout=TIMEOUT)
+    assert missing.returncode != 0 and "no such file" in missing.stderr
+    assert "Traceback" not in missing.stderr
+    trained = subprocess.run([sys.executable, str(EXAMPLES / "04_char_lm.py"), "--quick",
+                              "--text", str(text), "--out", str(tmp_path / "out")],
+                             capture_output=True, text=True, env=env, timeout=TIMEOUT)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    r = json.loads(trained.stdout.splitlines()[-1][len("RESULT "):])
+    assert r["vocab_size"] == 3  # END, a, b
+    assert r["val_loss_after"] < 0.7 * r["val_loss_before"]

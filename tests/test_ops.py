@@ -13,8 +13,12 @@ Run with ``--hypothesis-show-statistics`` to see how many examples each row ran.
 
 from __future__ import annotations
 
+import doctest
 import inspect
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,6 +28,7 @@ from hypothesis import strategies as st
 import tinygrad_rnn as tg
 from tinygrad_rnn import functional as F
 from tinygrad_rnn import ops
+from tinygrad_rnn import testing as tgt
 from tinygrad_rnn.function import Function
 from tinygrad_rnn.gradcheck import gradcheck
 from tinygrad_rnn.optable import MATMUL_KINDS, TABLE, Case, RandomChooser, select
@@ -273,3 +278,57 @@ def test_concat_mismatch_names_op_and_shapes():
 def test_where_needs_a_boolean_condition():
     with pytest.raises(ValueError, match="Where"):
         ops.Where.apply(tg.Tensor(np.ones(2)), tg.Tensor(np.ones(2)), tg.Tensor(np.ones(2)))
+
+
+# ---- the public strategies themselves (tinygrad_rnn.testing) ------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(tgt.broadcastable_shapes(n=3))
+def test_broadcastable_shapes_broadcast(shapes):
+    event(f"ranks {sorted(len(s) for s in shapes)}")
+    np.broadcast_shapes(*shapes)  # raises if they do not
+
+
+@settings(max_examples=60, deadline=None)
+@given(tgt.matmul_shapes())
+def test_matmul_shapes_are_valid_for_numpy(pair):
+    a, b = pair
+    event(f"{len(a)}-D @ {len(b)}-D")
+    # NumPy drops each 1-D operand's promoted axis again
+    assert np.matmul(np.ones(a), np.ones(b)).ndim == max(len(a), len(b)) - (
+        (len(a) == 1) + (len(b) == 1)) + (len(a) == 1 and len(b) == 1)
+
+
+@settings(max_examples=30, deadline=None)
+@given(tgt.distinct_arrays(tgt.shapes(max_dims=3)))
+def test_distinct_arrays_have_no_near_ties(a):
+    values = np.sort(a.reshape(-1))
+    assert np.all(np.diff(values) >= 6.0 / (2 * max(a.size, 1)) - 1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(tgt.arrays_away_from((5, 5), points=(0.0, 1.0), margin=0.2))
+def test_arrays_away_from_keep_their_margin(a):
+    assert np.all(np.abs(a) >= 0.2) and np.all(np.abs(a - 1.0) >= 0.2)
+
+
+@settings(max_examples=20, deadline=None)
+@given(tgt.tensors(tgt.shapes(), values=None), tgt.positive_arrays((3,)))
+def test_tensors_are_float64_and_positive_arrays_positive(t, p):
+    assert t.dtype == np.float64 and t.requires_grad and np.all(np.abs(t.data) <= 3)
+    assert np.all(p >= 0.2)
+
+
+def test_the_docstring_examples_of_testing_run():
+    failures, attempted = doctest.testmod(tgt, verbose=False)
+    assert attempted >= 10 and failures == 0
+
+
+def test_testing_without_hypothesis_explains_how_to_install_it():
+    code = ("import sys; sys.modules['hypothesis'] = None\n"
+            "try:\n    import tinygrad_rnn.testing\n"
+            "except ImportError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parent.parent).stdout
+    assert "hypothesis" in out and "pip install" in out and "[test]" in out

@@ -1,0 +1,35 @@
+"""See backpropagation through time: the unrolled graph as a Graphviz picture.
+
+    >>> from tinygrad_rnn import viz
+    >>> g = viz.draw(loss, view="cells")     # a graphviz.Digraph (Jupyter shows it)
+    >>> g.save("lstm.svg")                   # .dot .svg .png .pdf
+
+``dot.py`` builds the picture, ``views.py`` chooses the nodes (ops / cells / folded),
+``heat.py`` colours them by gradient magnitude, ``render.py`` writes files with the system
+Graphviz or, without it, a WebAssembly Graphviz from pip.
+"""
+
+from tinygrad_rnn.viz.dot import Graph, GraphTooLargeError, draw
+from tinygrad_rnn.viz.render import (
+    RenderError,
+    available_backends,
+    render,
+    render_bytes,
+    to_svg,
+)
+from tinygrad_rnn.viz.scopes import ScopeInfo, parse_scope
+from tinygrad_rnn.viz.views import VIEWS
+
+__all__ = [
+    "VIEWS",
+    "Graph",
+    "GraphTooLargeError",
+    "RenderError",
+    "ScopeInfo",
+    "available_backends",
+    "draw",
+    "parse_scope",
+    "render",
+    "render_bytes",
+    "to_svg",
+]

@@ -188,7 +188,21 @@ def arrays_away_from(shape: ShapeArg, points: Sequence[float] = (0.0,), margin: 
         >>> test()
     """
     pts = tuple(float(p) for p in points)
-    elements = _floats(low, high, dtype).filter(
+    # Draw from the allowed intervals directly (a filter would reject most of the values
+    # Hypothesis likes to try, such as 0.0); the filter only guards rounding at the ends.
+    allowed, start = [], low
+    for p in sorted(pts):
+        end = float(np.nextafter(p - margin, -np.inf))
+        if end >= start:
+            allowed.append((start, min(end, high)))
+        start = max(start, float(np.nextafter(p + margin, np.inf)))
+    if start <= high:
+        allowed.append((start, high))
+    allowed = [(a, b) for a, b in allowed if a <= b]
+    if not allowed:
+        raise ValueError(f"arrays_away_from: no value in [{low}, {high}] is {margin} away "
+                         f"from all of {pts}")
+    elements = st.one_of(*(_floats(a, b, dtype) for a, b in allowed)).filter(
         lambda v: all(abs(v - p) >= margin for p in pts))
     return hnp.arrays(dtype, shape, elements=elements)
 

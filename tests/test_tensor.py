@@ -220,12 +220,6 @@ def test_float32_stays_float32_with_python_and_numpy_constants(fn):
     assert t.grad.dtype == np.float32
 
 
-WHERE_BUG = ("creation.where converts only a constant *first* branch to the tensors' dtype; a "
-             "constant second branch takes the condition's (bool) dtype in Function.apply and "
-             "becomes float64")
-
-
-@pytest.mark.xfail(strict=True, reason=WHERE_BUG)
 @pytest.mark.parametrize("other", [0.0, np.zeros(3)], ids=["python float", "float64 array"])
 def test_float32_stays_float32_in_where_with_a_constant_second_branch(other):
     t = tg.Tensor(np.array([0.5, 1.5, 2.5], dtype=np.float32), requires_grad=True)

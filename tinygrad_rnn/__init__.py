@@ -25,6 +25,7 @@ from tinygrad_rnn.creation import (
 )
 from tinygrad_rnn.engine import Contribution, topological_order
 from tinygrad_rnn.function import Function, ShapeError
+from tinygrad_rnn.gradcheck import GradcheckError, gradcheck
 from tinygrad_rnn.rng import manual_seed
 from tinygrad_rnn.tensor import Tensor
 
@@ -33,6 +34,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Contribution",
     "Function",
+    "GradcheckError",
     "ShapeError",
     "Tensor",
     "__version__",
@@ -40,6 +42,7 @@ __all__ = [
     "concat",
     "current_scope",
     "enable_grad",
+    "gradcheck",
     "is_grad_enabled",
     "manual_seed",
     "no_grad",

@@ -83,7 +83,10 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
     Used to mask padded time steps of variable-length batches.
     """
     cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
-    if not isinstance(a, Tensor) and isinstance(b, Tensor):
-        # the constant takes b's dtype: Function.apply takes it from the first tensor
-        a = Tensor._constant(a, b.dtype if b.dtype.kind == "f" else None)
+    # constants take the floating dtype of the tensor branch (Function.apply would take the
+    # dtype of the first tensor argument, which here is the boolean condition)
+    dtype = next((t.dtype for t in (a, b) if isinstance(t, Tensor) and t.dtype.kind == "f"),
+                 None)
+    a = a if isinstance(a, Tensor) else Tensor._constant(a, dtype)
+    b = b if isinstance(b, Tensor) else Tensor._constant(b, dtype)
     return ops.Where.apply(Tensor._make(cond, False, None), a, b)

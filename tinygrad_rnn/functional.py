@@ -18,14 +18,17 @@ _REDUCTIONS = ("mean", "sum", "none")
 
 
 def tanh(x: Tensor) -> Tensor:
+    """y = tanh(x) (the primitive ``Tanh``)."""
     return ops.Tanh.apply(x)
 
 
 def sigmoid(x: Tensor) -> Tensor:
+    """y = σ(x) = 1 / (1 + exp(-x)) (the primitive ``Sigmoid``, overflow-safe)."""
     return ops.Sigmoid.apply(x)
 
 
 def relu(x: Tensor) -> Tensor:
+    """y = max(x, 0) (the primitive ``ReLU``)."""
     return ops.ReLU.apply(x)
 
 

@@ -1,0 +1,139 @@
+"""Anomaly mode: stop at the first op that makes a NaN or an infinity, and say where.
+
+    with tinygrad_rnn.anomaly.detect_anomaly():
+        out, h = rnn(x)
+        loss = ...
+        loss.backward()
+
+Inside the block every op's output is checked right after its forward, and every
+vector-Jacobian product right after the op's backward. The first non-finite value raises
+``AnomalyError`` naming the op, the phase (forward/backward), its scope -- and so the layer,
+direction and time step (``layer0/fwd/t=7/RNNCell``) -- and its input shapes. In an
+exploding RNN this points at the step where the values (or gradients) overflowed.
+
+How: the engine is not changed. Entering the block temporarily replaces
+``Function.apply`` (which every op goes through) and the ``backward`` method of every
+``Function`` subclass with checking wrappers; leaving it restores them. The checks cost a
+pass over every array, so use the mode to debug, not to train.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from tinygrad_rnn.context import STATE
+from tinygrad_rnn.function import Function
+from tinygrad_rnn.tensor import Tensor
+from tinygrad_rnn.viz.scopes import parse_scope
+
+
+class AnomalyError(FloatingPointError):
+    """An op produced NaN or inf. Attributes: op, phase ("forward"/"backward"), scope,
+    layer, direction, t, input_shapes, kind ("nan" or "inf")."""
+
+    def __init__(self, op: str, phase: str, scope: str, input_shapes: list[tuple[int, ...]],
+                 kind: str, detail: str = "") -> None:
+        info = parse_scope(scope)
+        self.op, self.phase, self.scope, self.kind = op, phase, scope, kind
+        self.layer, self.direction, self.t = info.layer, info.direction, info.t
+        self.input_shapes = input_shapes
+        where = ", ".join(f"{k} {v}" for k, v in (("layer", info.layer),
+                                                   ("direction", info.direction),
+                                                   ("t", info.t)) if v is not None)
+        shapes = ", ".join(str(s) for s in input_shapes)
+        super().__init__(
+            f"{phase} of {op} produced {kind} at scope {scope or '(top level)'!r}"
+            f"{f' ({where})' if where else ''}; input shapes {shapes}{detail}")
+
+
+def _kind(a: Any) -> str | None:
+    """'nan' or 'inf' if the floating array holds one, else None."""
+    if not isinstance(a, np.ndarray) or a.dtype.kind not in "fc":
+        return None
+    if np.isfinite(a).all():
+        return None
+    return "nan" if np.isnan(a).any() else "inf"
+
+
+def _subclasses(base: type) -> list[type]:
+    """Every subclass of ``base``, found with an explicit stack."""
+    found: list[type] = []
+    stack: list[type] = list(base.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        if cls not in found:
+            found.append(cls)
+            stack.extend(cls.__subclasses__())
+    return found
+
+
+def _checked_apply(original: Callable[..., Tensor]) -> Any:
+    def apply(cls: type[Function], *args: Any, **kwargs: Any) -> Tensor:
+        out = original(cls, *args, **kwargs)
+        kind = _kind(out.data)
+        if kind is not None:
+            shapes = [np.shape(a.data if isinstance(a, Tensor) else a) for a in args]
+            bad = [i for i, a in enumerate(args)
+                   if _kind(np.asarray(a.data if isinstance(a, Tensor) else a)) is not None]
+            detail = (f"; input {bad[0]} already held non-finite values (the anomaly came "
+                      f"from outside this op)") if bad else ""
+            raise AnomalyError(cls.__name__, "forward", STATE.path, shapes, kind, detail)
+        return out
+
+    return classmethod(apply)
+
+
+def _checked_backward(original: Callable[..., Any]) -> Callable[..., Any]:
+    def backward(self: Function, grad: np.ndarray) -> Any:
+        grads = original(self, grad)
+        for i, g in enumerate(grads):
+            kind = _kind(g)
+            if kind is not None:
+                shapes = [t.shape for t in getattr(self, "inputs", ())]
+                came_in = _kind(np.asarray(grad))
+                detail = (f"; the incoming gradient already held {came_in}" if came_in
+                          else "") + f" (the gradient for input {i})"
+                raise AnomalyError(self.name, "backward", self.scope, shapes, kind, detail)
+        return grads
+
+    backward.__wrapped__ = original  # type: ignore[attr-defined]
+    return backward
+
+
+_depth = 0  # nesting depth: only the outermost block patches and restores
+
+
+@contextmanager
+def detect_anomaly(forward: bool = True, backward: bool = True) -> Iterator[None]:
+    """Raise ``AnomalyError`` at the first NaN/inf made by an op's forward (``forward``) or
+    by its backward (``backward``) inside the block. Nested blocks are allowed."""
+    global _depth
+    if _depth:
+        _depth += 1
+        try:
+            yield
+        finally:
+            _depth -= 1
+        return
+    saved_apply = Function.__dict__["apply"]
+    saved_backward: dict[Any, Any] = {}  # class -> its own backward
+    if forward:
+        Function.apply = _checked_apply(saved_apply.__func__)  # type: ignore[method-assign]
+    if backward:
+        for op in _subclasses(Function):
+            if "backward" in op.__dict__:
+                cls: Any = op
+                saved_backward[cls] = cls.__dict__["backward"]
+                cls.backward = _checked_backward(cls.__dict__["backward"])
+    _depth = 1
+    try:
+        yield
+    finally:
+        _depth = 0
+        Function.apply = saved_apply  # type: ignore[method-assign]
+        for klass, method in saved_backward.items():
+            klass.backward = method

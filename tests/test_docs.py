@@ -35,7 +35,7 @@ DOCS = ROOT / "docs"
 SKIP = "<!-- skip -->"
 EXPECT = "<!-- expect -->"
 QUOTE = re.compile(r"^<!-- quote: (\S+) -->$")
-FENCE = re.compile(r"^(\s*)```\s*([\w+-]*)\s*$")
+FENCE = re.compile(r"^(\s*)```\s*([\w+-]*)(?:\s+[^`]*)?$")  # ```python title="x.py" too
 
 
 @dataclass

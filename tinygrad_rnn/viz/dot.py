@@ -473,9 +473,10 @@ def _node_attrs(spec: NodeSpec, norm: float | None, scale: heat.LogScale, heated
 def _edge_attrs(e: _Edge, norm: float | None, scale: heat.LogScale, heated: bool,
                 loop: bool) -> dict[str, str]:
     if e.cut:
+        # constraint=false: the cut-off history must not push the new chunk's ranks
         return {"style": "dashed", "color": "#d62728", "penwidth": "2",
                 "arrowhead": "tee", "label": "detach()", "fontcolor": "#d62728",
-                "fontsize": "10"}
+                "fontsize": "10", "constraint": "false"}
     attrs: dict[str, str] = {}
     if norm is not None:
         attrs.update(color=scale.edge_color(norm), penwidth=f"{scale.width(norm):.2f}",
@@ -520,7 +521,8 @@ def _cluster_attrs(path: tuple[str, ...]) -> dict[str, str]:
                 "color": "#c4c4c4", "fontsize": "12", "fontcolor": "#333333"}
     if last.startswith("layer"):
         return {"label": last.replace("layer", "layer "), "style": "rounded",
-                "color": "#8c8c8c", "fontsize": "13", "penwidth": "1.2"}
+                "color": "#8c8c8c", "fontsize": "13", "penwidth": "1.2",
+                "fontcolor": "#222222"}
     if last in ("fwd", "bwd"):
         text = "forward: t = 1 → T" if last == "fwd" else "backward: t = T → 1"
         return {"label": text, "style": "rounded,dashed", "color": "#a0a0a0",

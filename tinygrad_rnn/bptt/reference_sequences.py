@@ -20,6 +20,8 @@ of one contribution per step.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from tinygrad_rnn.bptt import reference_cells as cells
@@ -57,7 +59,7 @@ def _backward_loop(step_backward, caches, dhs, dstate_final, lstm: bool) -> dict
     dh = np.zeros_like(caches[-1]["h_prev"]) if dh is None else dh
     if lstm and dc is None:
         dc = np.zeros_like(dh)
-    dxs = [None] * len(caches)
+    dxs: list[Any] = [None] * len(caches)
     total: dict[str, np.ndarray] = {}
     for t in reversed(range(len(caches))):
         if dhs is not None:
@@ -70,6 +72,7 @@ def _backward_loop(step_backward, caches, dhs, dstate_final, lstm: bool) -> dict
     total["dxs"] = np.stack(dxs)
     total["dh0"] = dh
     if lstm:
+        assert dc is not None
         total["dc0"] = dc
     return total
 

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tinygrad_rnn as tg
 from tinygrad_rnn.gradcheck import gradcheck
@@ -229,3 +231,77 @@ def test_bad_state_type_and_dtype() -> None:
     with pytest.raises(TypeError, match="RNNCell: input has dtype float64 but the parameters "
                                         "are float32"):
         RNNCell(3, 4)(tg.Tensor(np.zeros((2, 3))))
+
+
+# ---- against the hand-derived backward passes of the lectures ------------------------------
+
+REFERENCE = {  # kind: (our cell, the reference's function prefix, extra forward kwargs)
+    "rnn_tanh": (lambda i, h, **kw: RNNCell(i, h, **kw), "rnn_cell", {"nonlinearity": "tanh"}),
+    "rnn_relu": (lambda i, h, **kw: RNNCell(i, h, nonlinearity="relu", **kw), "rnn_cell",
+                 {"nonlinearity": "relu"}),
+    "gru": (lambda i, h, **kw: GRUCell(i, h, **kw), "gru", {}),
+    "simple_gru": (lambda i, h, **kw: SimpleGRUCell(i, h, **kw), "simple_gru", {}),
+    "lstm": (lambda i, h, **kw: LSTMCell(i, h, **kw), "lstm", {}),
+    "peephole_lstm": (lambda i, h, **kw: LSTMCell(i, h, peephole=True, **kw), "peephole_lstm",
+                      {}),
+}
+
+
+def relative_gap(ours: np.ndarray, theirs: np.ndarray) -> float:
+    """max |ours − theirs| relative to the largest entry of the reference (0 if both are 0)."""
+    assert ours.shape == theirs.shape
+    scale = float(np.max(np.abs(theirs), initial=0.0))
+    gap = float(np.max(np.abs(ours - theirs), initial=0.0))
+    return gap / scale if scale > 0 else gap
+
+
+def reference_gap(kind: str, batch: int, inputs: int, hidden: int, bias: bool,
+                  seed: int) -> float:
+    """Largest relative difference between the engine's gradients of one cell step and the
+    reference's hand-derived ones (every input, state and parameter), float64."""
+    from tinygrad_rnn.bptt import reference as ref
+
+    make, name, extra = REFERENCE[kind]
+    cell = make(inputs, hidden, bias=bias, rng=seed).double()
+    rng = np.random.default_rng(seed)
+    lstm = is_lstm(cell)
+    x = tg.Tensor(rng.standard_normal((batch, inputs)), requires_grad=True)
+    states = [tg.Tensor(rng.standard_normal((batch, hidden)), requires_grad=True)
+              for _ in range(2 if lstm else 1)]
+    cotangents = [rng.standard_normal((batch, hidden)) for _ in states]
+    new = cell(x, tuple(states)) if lstm else (cell(x, states[0]),)
+    loss = sum(((n * u).sum() for n, u in zip(new, cotangents, strict=True)), tg.zeros(()))
+    loss.backward()
+
+    w = {n: p.data for n, p in cell.named_parameters()}
+    args = [w["weight_ih"], w["weight_hh"], w.get("bias_ih"), w.get("bias_hh")]
+    if kind == "peephole_lstm":
+        args.append(w["weight_ch"])
+    state = tuple(s.data for s in states) if lstm else states[0].data
+    ref_new, cache = getattr(ref, f"{name}_forward")(x.data, state, *args, **extra)
+    ref_new = ref_new if lstm else (ref_new,)
+    grads = getattr(ref, f"{name}_backward")(tuple(cotangents) if lstm else cotangents[0], cache)
+
+    pairs = [(new[0].data, ref_new[0]), (x.grad, grads["dx"]), (states[0].grad, grads["dh_prev"])]
+    if lstm:
+        pairs += [(new[1].data, ref_new[1]), (states[1].grad, grads["dc_prev"])]
+    assert set(grads) - {"dx", "dh_prev", "dc_prev"} == {f"d{n}" for n in w}
+    pairs += [(p.grad, grads[f"d{n}"]) for n, p in cell.named_parameters()]
+    return max(relative_gap(a, b) for a, b in pairs)
+
+
+@settings(max_examples=30, deadline=None)
+@given(kind=st.sampled_from(list(REFERENCE)), batch=st.integers(1, 4),
+       inputs=st.integers(1, 4), hidden=st.integers(1, 4), bias=st.booleans(),
+       seed=st.integers(0, 2**16))
+def test_cell_gradients_equal_the_hand_derived_backward(kind: str, batch: int, inputs: int,
+                                                        hidden: int, bias: bool,
+                                                        seed: int) -> None:
+    assert reference_gap(kind, batch, inputs, hidden, bias, seed) <= 1e-10
+
+
+def test_reference_comparison_detects_a_wrong_gradient() -> None:
+    """The comparison can fail: a perturbed reference is caught."""
+    ours = np.array([1.0, 2.0])
+    assert relative_gap(ours, ours) == 0.0
+    assert relative_gap(ours, ours * (1 + 1e-8)) > 1e-10

@@ -371,3 +371,174 @@ def test_dropout_with_one_layer_warns_and_does_nothing() -> None:
 def test_bad_input_raises_clear_errors(call: Any, error: type, message: str) -> None:
     with pytest.raises(error, match=message):
         call()
+
+
+# ---- against the hand-derived BPTT of the lectures -----------------------------------------
+
+REF_NAMES = {"rnn_tanh": "rnn", "rnn_relu": "rnn", "gru": "gru", "simple_gru": "simple_gru",
+             "lstm": "lstm", "peephole_lstm": "peephole_lstm"}
+
+
+def relative_gap(ours: np.ndarray, theirs: np.ndarray) -> float:
+    """max |ours − theirs| relative to the largest entry of the reference (0 if both are 0)."""
+    assert ours.shape == theirs.shape
+    scale = float(np.max(np.abs(theirs), initial=0.0))
+    gap = float(np.max(np.abs(ours - theirs), initial=0.0))
+    return gap / scale if scale > 0 else gap
+
+
+def reference_direction(kind: str, w: dict[str, np.ndarray], xs: np.ndarray, state0: Any,
+                        reverse: bool, dhs: np.ndarray | None = None,
+                        dfinal: Any = None) -> tuple[np.ndarray, Any, dict[str, np.ndarray]]:
+    """One direction of one layer with the reference: (hs, final state, hand-derived grads).
+    The reverse direction is the reference run on the time-reversed sequence."""
+    from tinygrad_rnn.bptt import reference as ref
+
+    name = REF_NAMES[kind]
+    args = [w["weight_ih"], w["weight_hh"], w.get("bias_ih"), w.get("bias_hh")]
+    extra: dict[str, Any] = {}
+    if kind.startswith("rnn"):
+        extra["nonlinearity"] = "relu" if kind == "rnn_relu" else "tanh"
+    if kind == "peephole_lstm":
+        extra["weight_ch"] = w["weight_ch"]
+    flip = (lambda a: a[::-1]) if reverse else (lambda a: a)
+    hs, final = getattr(ref, f"{name}_sequence_forward")(flip(xs), state0, *args, **extra)
+    grads = getattr(ref, f"{name}_sequence_backward")(
+        flip(xs), state0, *args, dhs=None if dhs is None else flip(dhs), dstate_final=dfinal,
+        **extra)
+    grads["dxs"] = flip(grads["dxs"])
+    return flip(hs), final, grads
+
+
+def reference_gap_layers(kind: str, steps: int, batch: int, inputs: int, hidden: int,
+                         num_layers: int, bidirectional: bool, seed: int) -> float:
+    """Run a (multi-layer, bidirectional) layer through the engine and through the reference
+    (layer by layer, direction by direction, chaining the hand-derived gradients of each
+    layer's input into the layer below); return the largest relative difference of the
+    outputs and of every gradient (input, initial states, every parameter)."""
+    layer = LAYERS[kind](inputs, hidden, num_layers=num_layers, bidirectional=bidirectional,
+                         rng=seed).double()
+    n_states = 2 if isinstance(layer, LSTM) else 1
+    d = 2 if bidirectional else 1
+    rng = np.random.default_rng(seed)
+    x = tg.Tensor(rng.standard_normal((steps, batch, inputs)), requires_grad=True)
+    h0 = [tg.Tensor(rng.standard_normal((num_layers * d, batch, hidden)), requires_grad=True)
+          for _ in range(n_states)]
+    u_out = rng.standard_normal((steps, batch, d * hidden))
+    u_fin = [rng.standard_normal((num_layers * d, batch, hidden)) for _ in range(n_states)]
+    out, hn = layer(x, tuple(h0) if n_states == 2 else h0[0])
+    loss = (out * u_out).sum()
+    for h, u in zip(states(hn), u_fin, strict=True):
+        loss = loss + (h * u).sum()
+    loss.backward()
+
+    params = layer.state_dict()
+    layer_inputs, inp = [], x.data
+    for k in range(num_layers):  # forward, keeping each layer's input
+        layer_inputs.append(inp)
+        outs = []
+        for j in range(d):
+            sfx = f"_l{k}" + ("_reverse" if j else "")
+            w = {n[: -len(sfx)]: v for n, v in params.items() if n.endswith(sfx)}
+            s0 = tuple(h.data[k * d + j] for h in h0) if n_states == 2 else h0[0].data[k * d + j]
+            outs.append(reference_direction(kind, w, inp, s0, bool(j))[0])
+        inp = np.concatenate(outs, axis=-1)
+    gaps = [relative_gap(out.data, inp)]
+
+    d_out = u_out
+    for k in reversed(range(num_layers)):  # backward, layer by layer
+        d_in = np.zeros_like(layer_inputs[k])
+        for j in range(d):
+            sfx = f"_l{k}" + ("_reverse" if j else "")
+            w = {n[: -len(sfx)]: v for n, v in params.items() if n.endswith(sfx)}
+            idx = k * d + j
+            s0 = tuple(h.data[idx] for h in h0) if n_states == 2 else h0[0].data[idx]
+            dfin = tuple(u[idx] for u in u_fin) if n_states == 2 else u_fin[0][idx]
+            _, final, grads = reference_direction(kind, w, layer_inputs[k], s0, bool(j),
+                                                  d_out[..., j * hidden:(j + 1) * hidden], dfin)
+            for h, f in zip(states(hn), final if n_states == 2 else (final,), strict=True):
+                gaps.append(relative_gap(h.data[idx], f))
+            for n in w:
+                gaps.append(relative_gap(getattr(layer, n + sfx).grad, grads[f"d{n}"]))
+            for h, key in zip(h0, ("dh0", "dc0"), strict=False):
+                gaps.append(relative_gap(h.grad[idx], grads[key]))
+            d_in = d_in + grads["dxs"]
+        d_out = d_in
+    gaps.append(relative_gap(x.grad, d_out))
+    return max(gaps)
+
+
+@settings(max_examples=25, deadline=None)
+@given(kind=st.sampled_from(list(LAYERS)), steps=st.integers(1, 5), batch=st.integers(1, 3),
+       inputs=st.integers(1, 3), hidden=st.integers(1, 3), num_layers=st.integers(1, 2),
+       bidirectional=st.booleans(), seed=st.integers(0, 2**16))
+def test_layer_gradients_equal_the_hand_derived_bptt(kind: str, steps: int, batch: int,
+                                                     inputs: int, hidden: int, num_layers: int,
+                                                     bidirectional: bool, seed: int) -> None:
+    gap = reference_gap_layers(kind, steps, batch, inputs, hidden, num_layers, bidirectional,
+                               seed)
+    assert gap <= 1e-10
+
+
+@pytest.mark.parametrize("kind", list(LAYERS))
+def test_two_layer_bidirectional_equals_the_hand_derived_bptt(kind: str) -> None:
+    assert reference_gap_layers(kind, 4, 2, 3, 2, 2, True, seed=11) <= 1e-10
+
+
+def elman_setup(steps: int, batch: int, inputs: int, hidden: int, outputs: int, seed: int,
+                losses: Any) -> tuple[RNN, tg.Tensor, tg.Tensor, tg.Tensor, dict[str, Any]]:
+    """The lectures' Elman RNN built from our RNN layer: s_t = tanh(x_t W_x + s_{t−1} W_s + b),
+    y_t = s_t W_y, E = Σ_{N in losses} Σ (d_N − y_N)². Returns the layer, x, s0, W_y and the
+    reference's arguments (W_x = W_ihᵀ, W_s = W_hhᵀ, b = b_ih + b_hh)."""
+    rnn = RNN(inputs, hidden, rng=seed).double()
+    rng = np.random.default_rng(seed)
+    x = tg.Tensor(rng.standard_normal((steps, batch, inputs)), requires_grad=True)
+    s0 = tg.Tensor(rng.standard_normal((1, batch, hidden)), requires_grad=True)
+    w_y = tg.Tensor(rng.standard_normal((hidden, outputs)), requires_grad=True)
+    target = rng.standard_normal((steps, batch, outputs))
+    out, _ = rnn(x, s0)
+    chosen = list(range(1, steps + 1)) if losses == "all" else [losses]
+    loss = tg.zeros((), dtype=np.float64)
+    for n in chosen:  # E_N = Σ (d_N − y_N)², y_N = s_N W_y
+        loss = loss + ((tg.Tensor(target[n - 1]) - out[n - 1] @ w_y) ** 2).sum()
+    loss.backward(contributions=True)
+    args = dict(xs=x.data, d=target, W_x=rnn.weight_ih_l0.data.T, W_s=rnn.weight_hh_l0.data.T,
+                W_y=w_y.data, s0=s0.data[0], b=rnn.bias_ih_l0.data + rnn.bias_hh_l0.data,
+                losses=losses)
+    return rnn, x, s0, w_y, args
+
+
+@settings(max_examples=25, deadline=None)
+@given(steps=st.integers(1, 6), batch=st.integers(1, 3), sizes=st.tuples(
+    st.integers(1, 3), st.integers(1, 3), st.integers(1, 3)), seed=st.integers(0, 2**16),
+       data=st.data())
+def test_elman_gradients_equal_the_lecture_path_sums(steps: int, batch: int,
+                                                     sizes: tuple[int, int, int], seed: int,
+                                                     data: Any) -> None:
+    from tinygrad_rnn.bptt import reference as ref
+
+    losses = data.draw(st.one_of(st.just("all"), st.integers(1, steps)))
+    rnn, x, s0, w_y, args = elman_setup(steps, batch, *sizes, seed, losses)
+    for expected in (ref.elman_bptt(**args), ref.elman_bptt_recursive(**args)):
+        assert relative_gap(rnn.weight_ih_l0.grad.T, expected["W_x"]) <= 1e-10
+        assert relative_gap(rnn.weight_hh_l0.grad.T, expected["W_s"]) <= 1e-10
+        assert relative_gap(rnn.bias_ih_l0.grad, expected["b"]) <= 1e-10
+        assert relative_gap(rnn.bias_hh_l0.grad, expected["b"]) <= 1e-10
+        assert relative_gap(w_y.grad, expected["W_y"]) <= 1e-10
+        assert relative_gap(x.grad, expected["xs"]) <= 1e-10
+        assert relative_gap(s0.grad[0], expected["s0"]) <= 1e-10
+
+
+def test_lecture_t3_example_per_step_contributions_are_the_path_terms() -> None:
+    """∂E_3/∂W_s = Σ_{i=1..3} (path through s_i): the engine's contribution of the use of W_hh
+    at step i is exactly the lecture's i-th term (transposed: W_s = W_hhᵀ)."""
+    from tinygrad_rnn.bptt import reference as ref
+
+    rnn, _, _, _, args = elman_setup(3, 2, 2, 3, 1, seed=0, losses=3)
+    terms = ref.elman_bptt_terms(**args)
+    per_step: dict[str, np.ndarray] = {}
+    for c in rnn.weight_hh_l0.contributions:
+        per_step[c.scope] = per_step.get(c.scope, 0) + c.grad
+    assert sorted(per_step) == [f"layer0/fwd/t={i}/RNNCell" for i in (1, 2, 3)]
+    for i, term in enumerate(terms.paths("W_s", 3), start=1):
+        assert relative_gap(per_step[f"layer0/fwd/t={i}/RNNCell"].T, term) <= 1e-10

@@ -98,7 +98,12 @@ class Function:
             fn.inputs = tuple(inputs)
             fn.scope = STATE.path
             return Tensor._make(out, True, fn)
-        return Tensor._make(out, False, None)
+        result = Tensor._make(out, False, None)
+        for t in inputs:  # h0[0] of a detached h0 still shows where the cut was (renderer)
+            if t._origin is not None:
+                result._origin = t._origin
+                break
+        return result
 
 
 def _first_dtype(args: tuple[Any, ...]) -> np.dtype | None:

@@ -72,7 +72,15 @@ def run(args: argparse.Namespace) -> int:
         fig = plots.plot_gradient_norms(
             curves, title=f"‖∂L/∂h_t‖ with L = Σ h_T  (T={args.steps}, H={args.hidden})")
         try:
-            fig.savefig(args.output, dpi=130)
+            import io
+            from pathlib import Path
+
+            from tinygrad_rnn.files import atomic_write
+
+            buffer = io.BytesIO()
+            fmt = Path(args.output).suffix.lstrip(".").lower() or "png"
+            fig.savefig(buffer, format=fmt, dpi=130)
+            atomic_write(args.output, buffer.getvalue())
         except (OSError, ValueError) as e:
             raise CommandError(f"cannot write the plot {args.output!r}: {e}") from e
         print(f"wrote {args.output}", file=sys.stderr if args.json else sys.stdout)

@@ -24,6 +24,8 @@ from typing import Any
 
 import graphviz
 
+from tinygrad_rnn.files import atomic_write
+
 FORMATS = ("dot", "gv", "svg", "png", "pdf")
 BACKENDS = ("auto", "dot", "wasm")
 INSTALL = ('install Graphviz (apt-get install graphviz, or brew install graphviz) or the '
@@ -200,5 +202,5 @@ def render(graph: Any, path: str | Path, *, format: str | None = None,
         raise ValueError(f"render: cannot tell the format of {str(path)!r}: give it an "
                          f"extension ({', '.join('.' + f for f in FORMATS)}) or format=")
     data = render_bytes(graph, fmt, backend=backend, timeout=timeout)
-    path.write_bytes(data)
+    atomic_write(path, data)  # never leave a half-written picture
     return path

@@ -68,8 +68,9 @@ def backward(root: Tensor, grad: Any = None, *, keep_grads: bool = True,
       * ``contributions=True`` also sets, on every leaf reached, ``leaf.contributions``:
         one ``Contribution`` per use of the leaf in this call, which sum to this call's
         gradient (the per-time-step terms of BPTT).
-      * Gradients are never mutated in place, because one op may hand the same array
-        to several inputs (``a + b`` gives ``g`` to both).
+      * Arrays handed out by ops are never mutated, because one op may hand the same
+        array to several inputs (``a + b`` gives ``g`` to both). Only a sum this loop
+        allocated itself (the second and later uses of a tensor) is added to in place.
     """
     if not root.requires_grad:
         raise RuntimeError(
@@ -97,13 +98,19 @@ def backward(root: Tensor, grad: Any = None, *, keep_grads: bool = True,
             if t._ctx is None:
                 t.contributions = []
     pending: dict[Tensor, np.ndarray] = {root: seed}  # gradients not yet passed on
+    owned: set[int] = set()  # ids of pending sums this loop allocated: no one else sees them
     for t in order:
         g = pending.pop(t, None)
         if g is None:  # nothing flowed here (every path to root went through constants)
             continue
+        mine = id(g) in owned
+        owned.discard(id(g))
         fn = t._ctx
-        if fn is None:  # a leaf: keep its own copy, so no array is shared between leaves
-            t.grad = g.copy() if t.grad is None else t.grad + g
+        if fn is None:  # a leaf keeps an array of its own: never one an op handed out
+            if t.grad is None:
+                t.grad = g if mine else g.copy()
+            else:
+                t.grad = t.grad + g
             continue
         if keep_grads:
             t.grad = g if t.grad is None else t.grad + g
@@ -118,4 +125,11 @@ def backward(root: Tensor, grad: Any = None, *, keep_grads: bool = True,
             if contributions and inp._ctx is None:
                 inp.contributions.append(Contribution(fn.scope, fn.name, g_in))  # type: ignore[union-attr]
             previous = pending.get(inp)
-            pending[inp] = g_in if previous is None else previous + g_in
+            if previous is None:
+                pending[inp] = g_in
+            elif id(previous) in owned:  # a sum we made: adding in place is safe and cheap
+                previous += g_in
+            else:  # the first sum: a new array (g_in or previous may be shared with others)
+                total = previous + g_in
+                owned.add(id(total))
+                pending[inp] = total

@@ -105,7 +105,7 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             return str(value)
-        return round(value, 6)
+        return float(f"{value:.6g}")  # 6 significant digits: tiny ratios stay visible
     return value
 
 

@@ -130,3 +130,18 @@ def test_04_char_lm_reads_a_text_file_and_rejects_a_missing_one(root: Path, tmp_
     r = json.loads(trained.stdout.splitlines()[-1][len("RESULT "):])
     assert r["vocab_size"] == 3  # END, a, b
     assert r["val_loss_after"] < 0.7 * r["val_loss_before"]
+
+
+# ---- 5. vanishing gradients ----------------------------------------------------------------------
+def test_05_gradients_vanish_geometrically_and_short_gaps_are_learned(root: Path) -> None:
+    r = example("05_vanishing_gradients", root)
+    init = r["grad_ratio_first_last_init"]
+    assert init["rnn"] < 1e-5  # ‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ over 40 steps: vanished
+    assert 0.3 < r["decay_per_step"]["rnn"] < 0.85  # a geometric factor per step back
+    # a forget-gate bias of 1 keeps the LSTM's gradient alive orders of magnitude longer
+    assert init["lstm_fb1"] > 100 * init["lstm"] and init["lstm_fb1"] > 100 * init["rnn"]
+    assert r["decay_per_step"]["lstm_fb1"] > r["decay_per_step"]["lstm"] + 0.1
+    learned = r["largest_n_learned"]["adam"]
+    assert set(learned) == {"rnn", "gru", "lstm", "lstm_fb1"}
+    assert all(n >= 5 for n in learned.values())  # every cell manages the shortest gap
+    assert r["accuracy"]["adam"]["rnn"]["5"] > 0.9

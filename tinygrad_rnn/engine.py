@@ -103,14 +103,10 @@ def backward(root: Tensor, grad: Any = None, *, keep_grads: bool = True,
         g = pending.pop(t, None)
         if g is None:  # nothing flowed here (every path to root went through constants)
             continue
-        mine = id(g) in owned
-        owned.discard(id(g))
+        owned.discard(id(g))  # (its id may be reused once g is freed)
         fn = t._ctx
-        if fn is None:  # a leaf keeps an array of its own: never one an op handed out
-            if t.grad is None:
-                t.grad = g if mine else g.copy()
-            else:
-                t.grad = t.grad + g
+        if fn is None:  # a leaf: keep its own copy, so no array is shared between leaves
+            t.grad = g.copy() if t.grad is None else t.grad + g
             continue
         if keep_grads:
             t.grad = g if t.grad is None else t.grad + g
@@ -125,11 +121,15 @@ def backward(root: Tensor, grad: Any = None, *, keep_grads: bool = True,
             if contributions and inp._ctx is None:
                 inp.contributions.append(Contribution(fn.scope, fn.name, g_in))  # type: ignore[union-attr]
             previous = pending.get(inp)
-            if previous is None:
-                pending[inp] = g_in
-            elif id(previous) in owned:  # a sum we made: adding in place is safe and cheap
-                previous += g_in
-            else:  # the first sum: a new array (g_in or previous may be shared with others)
-                total = previous + g_in
-                owned.add(id(total))
-                pending[inp] = total
+            pending[inp] = g_in if previous is None else _add(previous, g_in, owned)
+
+
+def _add(previous: np.ndarray, g_in: np.ndarray, owned: set[int]) -> np.ndarray:
+    """previous + g_in. The first sum is a new array (either operand may be shared with
+    other tensors); later sums add into it in place -- only this loop holds it."""
+    if id(previous) in owned:
+        previous += g_in
+        return previous
+    total = previous + g_in
+    owned.add(id(total))
+    return total

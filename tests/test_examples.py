@@ -145,3 +145,18 @@ def test_05_gradients_vanish_geometrically_and_short_gaps_are_learned(root: Path
     assert set(learned) == {"rnn", "gru", "lstm", "lstm_fb1"}
     assert all(n >= 5 for n in learned.values())  # every cell manages the shortest gap
     assert r["accuracy"]["adam"]["rnn"]["5"] > 0.9
+
+
+# ---- 2. BPTT by hand --------------------------------------------------------------------------
+def test_02_engine_contributions_are_the_lectures_path_terms(root: Path) -> None:
+    r = example("02_bptt_by_hand", root)
+    assert r["terms"] == {"W_s": 3, "W_x": 3, "W_y": 1}  # three paths back; W_y: one step
+    assert r["max_term_diff"] < 1e-12  # float64: each use's share == its path term
+    assert r["max_total_diff"] < 1e-12
+    assert r["general_max_diff"] < 1e-10  # L = Σ_t E_t, longer sequence, batch
+    assert r["jacobian_norms"][2] == 1.0  # ∂s_3/∂s_3 = I
+    assert r["graphs"] == 2
+    dots = sorted(p.name for p in (root / "02_bptt_by_hand").glob("*.dot"))
+    assert dots == ["unrolled_cells.dot", "unrolled_ops.dot"]
+    source = (root / "02_bptt_by_hand" / "unrolled_ops.dot").read_text(encoding="utf-8")
+    assert all(f"t={t}" in source for t in (1, 2, 3)) and "W_s" in source

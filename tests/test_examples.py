@@ -160,3 +160,25 @@ def test_02_engine_contributions_are_the_lectures_path_terms(root: Path) -> None
     assert dots == ["unrolled_cells.dot", "unrolled_ops.dot"]
     source = (root / "02_bptt_by_hand" / "unrolled_ops.dot").read_text(encoding="utf-8")
     assert all(f"t={t}" in source for t in (1, 2, 3)) and "W_s" in source
+
+
+# ---- 6. clipping and truncation -------------------------------------------------------------
+def test_06_clipping_keeps_an_exploding_rnn_finite_and_truncation_changes_the_gradient(
+        root: Path) -> None:
+    r = example("06_clipping_truncation", root)
+    assert r["none_first_nonfinite"] is not None and not r["none_weights_finite"]
+    assert r["anomaly"] is not None and r["anomaly"]["t"] is not None  # names a time step
+    assert r["max_grad_norm"] > 1e3  # the gradient exploded
+    for mode in ("value", "norm"):
+        assert r[f"{mode}_first_nonfinite"] is None and r[f"{mode}_weights_finite"]
+        assert r[f"{mode}_loss_last"] < 1e-2 * r[f"{mode}_loss_first"]
+    T = r["truncation_T"]
+    for rel in r["truncation_rel_diff"].values():
+        assert rel[str(T)] < 1e-12  # k = T is full BPTT
+        assert rel["1"] > 0.05  # k = 1 drops every path back in time
+        assert rel["1"] > rel["8"]
+    small, large = r["truncation_rel_diff"]["0.5"], r["truncation_rel_diff"]["1.5"]
+    assert large["8"] > 2 * small["8"]  # the far paths matter when they do not vanish
+    assert r["graph_drawn"]
+    dot = (root / "06_clipping_truncation" / "truncated_graph.dot").read_text(encoding="utf-8")
+    assert "detach" in dot

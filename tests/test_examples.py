@@ -52,9 +52,25 @@ def example(name: str, tmp_root: Path, *extra: str) -> dict[str, Any]:
     return json.loads(lines[0][len("RESULT "):])
 
 
+# the slowest first, so that the two workers finish at about the same time
+ALL = ("05_vanishing_gradients", "07_bidirectional_deep", "04_char_lm", "08_time_series",
+       "06_clipping_truncation", "03_word_detector", "01_feedforward", "02_bptt_by_hand")
+
+
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("examples")
+    path = tmp_path_factory.mktemp("examples")
+    for name in ALL:  # start them all now; each test waits only for its own
+        key = (name, ())
+        if key not in _runs:
+            (path / name).parent.mkdir(parents=True, exist_ok=True)
+            _runs[key] = _pool.submit(_run, name, (), path / name)
+    return path
+
+
+def test_every_example_is_tested() -> None:
+    scripts = {p.stem for p in EXAMPLES.glob("[0-9][0-9]_*.py")}
+    assert scripts == set(ALL)
 
 
 def figures(root: Path, name: str) -> list[Path]:

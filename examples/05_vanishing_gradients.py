@@ -23,13 +23,13 @@ bias set to 1 (the usual recommendation, so that c is kept by default).
 from __future__ import annotations
 
 import argparse
-import re
 
 import numpy as np
 from _common import parse_args, progress, pyplot, result, save
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, optim, tasks
+from tinygrad_rnn.bptt import analysis
 from tinygrad_rnn.functional import cross_entropy
 
 HIDDEN, SYMBOLS, DISTRACTORS = 32, 4, 4
@@ -63,17 +63,14 @@ class Recall(nn.Module):
 
 
 def state_grad_norms(loss: tg.Tensor, name: str = "h") -> np.ndarray:
-    """‖∂L/∂h_t‖ for t = 1..T (mean over the batch) after ``loss.backward()``.
+    """‖∂L/∂h_t‖ for t = 1..T after ``loss.backward()``: the norm of each sequence's
+    gradient, averaged over the batch.
 
-    The layers name each new state "h" (and "c") and stamp it with the scope "t=<t>", so
-    the states are found by walking the graph; their .grad was kept by backward.
+    The layers name each new state "h" (and "c") and open a scope "t=<t>" per step;
+    ``bptt.analysis.state_grad_norms`` finds them in the graph (their .grad was kept).
     """
-    found: dict[int, np.ndarray] = {}
-    for t in tg.topological_order(loss):
-        match = re.search(r"(?:^|/)t=(\d+)(?:/|$)", t.scope)
-        if t.name == name and match and t.grad is not None:
-            found[int(match.group(1))] = t.grad
-    return np.array([np.linalg.norm(found[k], axis=-1).mean() for k in sorted(found)])
+    steps = analysis.state_grad_norms(loss, names=(name,))
+    return np.array([np.linalg.norm(s.grad, axis=-1).mean() for s in steps])
 
 
 def gradient_profile(model: Recall, steps: int, rng: np.random.Generator

@@ -25,7 +25,7 @@ def test_forward_explosion_names_the_time_step():
     # expected step, by plain float arithmetic: h_1 = 1, pre_t = h_{t-1}·1e6 + 1
     h, expected = 1.0, None
     for t in range(2, T + 1):
-        pre = h * 1e6  # the matmul h @ W_hhᵀ is the first op to leave float32's range
+        pre = h * 1e6  # the affine map h @ W_hhᵀ + b is the first op to leave float32's range
         if pre > F32_MAX:
             expected = t
             break
@@ -35,7 +35,7 @@ def test_forward_explosion_names_the_time_step():
         rnn(x)
     e = err.value
     assert (e.phase, e.op, e.t, e.layer, e.direction, e.kind) == \
-        ("forward", "MatMul", expected, 0, "fwd", "inf")
+        ("forward", "Linear", expected, 0, "fwd", "inf")
     assert e.scope == f"layer0/fwd/t={expected}/RNNCell"
     assert e.input_shapes == [(1, 2), (2, 2)]
     assert f"t={expected}" in str(e) and "(1, 2), (2, 2)" in str(e)

@@ -40,7 +40,7 @@ def test_broken_backward_fails_with_a_nonzero_exit(capsys, monkeypatch):
     assert "FAIL (2/2)" in rows["Tanh"]
     assert "FAIL" in rows["F.tanh"]  # the composite is built on the broken primitive
     assert rows["Sigmoid"].rstrip().endswith("ok")
-    assert "2 of 29 ops failed" in out
+    assert f"2 of {len(optable.names())} ops failed" in out
     assert "GradcheckError" in out and "input 0" in out
 
 

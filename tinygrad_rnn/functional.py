@@ -32,6 +32,13 @@ def relu(x: Tensor) -> Tensor:
     return ops.ReLU.apply(x)
 
 
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """y = x @ weightᵀ + bias (the primitive ``Linear``): x (..., I), weight (O, I), bias (O,)."""
+    if bias is None:
+        return ops.Linear.apply(x, weight)
+    return ops.Linear.apply(x, weight, bias)
+
+
 def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """log softmax(x)_i = x_i - m - log Σ_j exp(x_j - m), with m = max_j x_j.
 

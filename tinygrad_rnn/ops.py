@@ -220,6 +220,37 @@ class MatMul(Function):
         return ga, gb
 
 
+class Linear(Function):
+    """y = x @ Wᵀ + b (x (..., I), W (O, I), b (O,) or none);
+    dx = g @ W,  dW = gᵀ x,  db = Σ g (summed over the leading axes of x)
+
+    One op for the affine map of ``nn.Linear`` and of every RNN cell: the weight gradient
+    comes out directly in W's layout, and the graph has one node per use of the weight.
+    """
+
+    def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+        if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1] or (
+                b is not None and b.shape != (w.shape[0],)):
+            bias = "" if b is None else f" + b {b.shape}"
+            raise ShapeError(
+                f"Linear: x {x.shape} @ Wᵀ{bias} with W {w.shape} do not fit: W must be "
+                f"(out_features, in_features) = (O, {x.shape[-1] if x.ndim else '?'}), x must "
+                f"end in in_features, and b must be (O,)")
+        self.x, self.w = x, w
+        y = x @ w.T
+        return y if b is None else y + b
+
+    def backward(self, g: np.ndarray) -> Grads:
+        need = self.needs_grad
+        x, w = self.x, self.w
+        gx = g @ w if need[0] else None
+        g2 = g.reshape(-1, g.shape[-1])  # the leading axes are a batch: sum over them
+        gw = g2.T @ x.reshape(-1, x.shape[-1]) if need[1] else None
+        if len(need) == 2:
+            return gx, gw
+        return gx, gw, (g2.sum(axis=0) if need[2] else None)
+
+
 # ---- reductions ---------------------------------------------------------------------------
 
 

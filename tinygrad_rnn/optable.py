@@ -276,6 +276,13 @@ def _matmul(ch: Chooser) -> Case:
     return Case(ch.matmul_shapes())
 
 
+def _linear(ch: Chooser) -> Case:
+    """x (..., I) with 0-2 leading axes, W (O, I), b (O,)."""
+    i, o = ch.integer(1, 4), ch.integer(1, 4)
+    lead = tuple(ch.integer(1, 3) for _ in range(ch.integer(0, 2)))
+    return Case(((*lead, i), (o, i), (o,)))
+
+
 def _axis(ch: Chooser, ndim: int) -> int | tuple[int, ...] | None:
     """None, one axis (maybe negative) or a tuple of axes of an ``ndim``-D array."""
     if ndim == 0:
@@ -458,6 +465,8 @@ TABLE: tuple[OpSpec, ...] = (
                _one_shape),
     # matrix product
     _primitive(ops.MatMul, lambda a, b: a @ b, np.matmul, R2, _matmul),
+    _primitive(ops.Linear, lambda x, w, b: F.linear(x, w, b), lambda x, w, b: x @ w.T + b,
+               (REAL, REAL, REAL), _linear),
     # reductions
     _primitive(ops.Sum, lambda x, axis, keepdims: x.sum(axis=axis, keepdims=keepdims),
                lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims), R1,
@@ -484,6 +493,8 @@ TABLE: tuple[OpSpec, ...] = (
     _composite(F.sigmoid, F.sigmoid, _np_sigmoid, R1, _one_shape, ops.Sigmoid),
     _composite(F.relu, F.relu, lambda x: np.maximum(x, 0.0), (AWAY_FROM_KINK,), _one_shape,
                ops.ReLU),
+    _composite(F.linear, F.linear, lambda x, w, b: x @ w.T + b, (REAL, REAL, REAL), _linear,
+               ops.Linear),
     _composite(F.softmax, lambda x, axis: F.softmax(x, axis=axis),
                lambda x, axis: np.exp(_np_log_softmax(x, axis)), R1, _softmax_case),
     _composite(F.log_softmax, lambda x, axis: F.log_softmax(x, axis=axis), _np_log_softmax, R1,

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_rnn.functional import linear
 from tinygrad_rnn.nn.module import Module, Parameter
 from tinygrad_rnn.rng import get_rng
 from tinygrad_rnn.tensor import Tensor
@@ -39,9 +40,11 @@ NONLINEARITIES = ("tanh", "relu")
 
 
 def _affine(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
-    """x @ weightᵀ + bias: (B, I) @ (I, G·H) -> (B, G·H)  (or (I,) -> (G·H,))."""
-    y = x @ weight.T
-    return y + bias if bias is not None else y
+    """x @ weightᵀ + bias: (B, I) @ (I, G·H) -> (B, G·H)  (or (I,) -> (G·H,)).
+
+    One ``Linear`` op per use, created inside the step's scope, so each weight's gradient
+    contribution of each time step is recorded with that step."""
+    return linear(x, weight, bias)
 
 
 def rnn_step(x: Tensor, h: Tensor, weight_ih: Tensor, weight_hh: Tensor,

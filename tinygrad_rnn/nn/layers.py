@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.functional import dropout
+from tinygrad_rnn.functional import dropout, linear
 from tinygrad_rnn.nn.module import Module, Parameter
 from tinygrad_rnn.rng import get_rng
 from tinygrad_rnn.tensor import Tensor
@@ -42,8 +42,7 @@ class Linear(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         _check_last("Linear", x, self.in_features, "in_features")
-        y = x @ self.weight.T
-        return y + self.bias if self.bias is not None else y
+        return linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, " \

@@ -41,7 +41,7 @@ def example(name: str, tmp_root: Path, *extra: str) -> dict[str, Any]:
     """Run ``examples/<name>.py --quick`` (once per argument set) and return its RESULT."""
     key = (name, extra)
     if key not in _runs:
-        out = tmp_root / f"{name}{'-'.join(extra)}"
+        out = tmp_root / "-".join((name, *extra))
         out.parent.mkdir(parents=True, exist_ok=True)
         _runs[key] = _pool.submit(_run, name, extra, out)
     proc = _runs[key].result()
@@ -73,8 +73,13 @@ def test_every_example_is_tested() -> None:
     assert scripts == set(ALL)
 
 
+def out_dir(root: Path, name: str) -> Path:
+    """Where ``example(name, root)`` wrote its files."""
+    return root / name
+
+
 def figures(root: Path, name: str) -> list[Path]:
-    return sorted(p for p in (root / name).iterdir() if p.suffix in (".png", ".svg"))
+    return sorted(p for p in out_dir(root, name).iterdir() if p.suffix in (".png", ".svg"))
 
 
 # ---- 1. feedforward ------------------------------------------------------------------------
@@ -127,7 +132,7 @@ def test_04_char_lm_loss_falls_and_samples_look_like_the_corpus(root: Path) -> N
     assert r["log_prob_real"] > r["log_prob_scrambled"] + 10  # a real line is far likelier
     assert r["ended_sample_share"] >= 0.5  # samples stop at the end token
     assert all(isinstance(s, str) for s in r["samples"])
-    assert (root / "04_char_lm" / "samples.txt").is_file()
+    assert (out_dir(root, "04_char_lm") / "samples.txt").is_file()
 
 
 def test_04_char_lm_reads_a_text_file_and_rejects_a_missing_one(root: Path, tmp_path: Path) -> None:
@@ -172,9 +177,9 @@ def test_02_engine_contributions_are_the_lectures_path_terms(root: Path) -> None
     assert r["general_max_diff"] < 1e-10  # L = Σ_t E_t, longer sequence, batch
     assert r["jacobian_norms"][2] == 1.0  # ∂s_3/∂s_3 = I
     assert r["graphs"] == 2
-    dots = sorted(p.name for p in (root / "02_bptt_by_hand").glob("*.dot"))
+    dots = sorted(p.name for p in out_dir(root, "02_bptt_by_hand").glob("*.dot"))
     assert dots == ["unrolled_cells.dot", "unrolled_ops.dot"]
-    source = (root / "02_bptt_by_hand" / "unrolled_ops.dot").read_text(encoding="utf-8")
+    source = (out_dir(root, "02_bptt_by_hand") / "unrolled_ops.dot").read_text(encoding="utf-8")
     assert all(f"t={t}" in source for t in (1, 2, 3)) and "W_s" in source
 
 
@@ -196,5 +201,5 @@ def test_06_clipping_keeps_an_exploding_rnn_finite_and_truncation_changes_the_gr
     small, large = r["truncation_rel_diff"]["0.5"], r["truncation_rel_diff"]["1.5"]
     assert large["8"] > 2 * small["8"]  # the far paths matter when they do not vanish
     assert r["graph_drawn"]
-    dot = (root / "06_clipping_truncation" / "truncated_graph.dot").read_text(encoding="utf-8")
-    assert "detach" in dot
+    dot = out_dir(root, "06_clipping_truncation") / "truncated_graph.dot"
+    assert "detach" in dot.read_text(encoding="utf-8")

@@ -53,9 +53,10 @@ class Recall(nn.Module):
         else:
             self.rnn = nn.LSTM(inputs, HIDDEN, rng=seed)
             if cell == "lstm_fb1":  # gate order i, f, g, o: rows H..2H are the forget gate
-                b_ih, b_hh = self.rnn.bias_ih_l0.data.copy(), self.rnn.bias_hh_l0.data.copy()
-                b_ih[HIDDEN:2 * HIDDEN], b_hh[HIDDEN:2 * HIDDEN] = 0.0, 1.0
-                self.rnn.bias_ih_l0.data, self.rnn.bias_hh_l0.data = b_ih, b_hh
+                p = dict(self.rnn.named_parameters())
+                b_ih, b_hh = p["bias_ih_l0"].data.copy(), p["bias_hh_l0"].data.copy()
+                b_ih[HIDDEN:2 * HIDDEN], b_hh[HIDDEN:2 * HIDDEN] = 0.0, 1.0  # b_f = 1 in all
+                p["bias_ih_l0"].data, p["bias_hh_l0"].data = b_ih, b_hh
         self.out = nn.Linear(HIDDEN, SYMBOLS, rng=seed + 1)
 
     def forward(self, x: np.ndarray) -> tg.Tensor:
@@ -164,12 +165,12 @@ def main() -> None:
         if misses.get((opt_name, cell), 0) >= patience:
             continue
         acc, used, model = train(cell, gap, args.seed + 1000 * s, budget, opt_name)
-        accs = table.setdefault(opt_name, {}).setdefault(cell, {}).setdefault(gap, [])
-        accs.append(acc)
+        runs = table.setdefault(opt_name, {}).setdefault(cell, {}).setdefault(gap, [])
+        runs.append(acc)
         if acc >= LEARNED and opt_name == optimizers[0] and s == 0:
             trained[cell] = (gap, model)
         if s == seeds - 1:
-            learned_any = any(a >= LEARNED for a in accs)
+            learned_any = any(a >= LEARNED for a in runs)
             misses[(opt_name, cell)] = 0 if learned_any else misses.get((opt_name, cell), 0) + 1
 
     largest: dict[str, dict[str, int]] = {}
@@ -180,15 +181,15 @@ def main() -> None:
             row = cells.get(cell, {})
             cols = []
             best = 0
-            for g in gaps:
-                accs = row.get(g)
+            for gap in gaps:
+                accs = row.get(gap)
                 if accs is None:
                     cols.append("  -   ")
                     continue
                 share = np.mean([a >= LEARNED for a in accs])
                 cols.append(f"{np.mean(accs):.2f}" + ("*" if share >= 0.5 else " ") + " ")
                 if share >= 0.5:
-                    best = g
+                    best = gap
             largest[opt_name][cell] = best
             print(f"    {LABELS[cell]:20s} " + " ".join(cols) + f"  largest N learned: {best}")
     print(f"  (mean test accuracy; * = learned by at least half of the runs; - = not run: "

@@ -67,23 +67,17 @@ class Function:
         """
         inputs: list[Tensor] = []
         arrays: list[np.ndarray] = []
-        record = False
-        dtype = None
+        needs: list[bool] = []
         for a in args:  # a plain loop: this is the hottest code in the library
-            if isinstance(a, Tensor):
-                if a.requires_grad:
-                    record = True
-                if dtype is None:
-                    dtype = a.data.dtype
-            else:
-                a = Tensor._constant(a, dtype if dtype is not None else _first_dtype(args))
+            if not isinstance(a, Tensor):
+                a = Tensor._constant(a, _first_dtype(args))
             inputs.append(a)
             arrays.append(a.data)
+            needs.append(a.requires_grad)
         fn = cls()
-        if record and STATE.grad_enabled:
-            fn.needs_grad = [t.requires_grad for t in inputs]
-        else:
-            record = False
+        record = STATE.grad_enabled and True in needs
+        if record:
+            fn.needs_grad = needs
         try:
             out = fn.forward(*arrays, **kwargs)
         except ShapeError:
@@ -107,10 +101,11 @@ class Function:
 
 
 def _first_dtype(args: tuple[Any, ...]) -> np.dtype | None:
-    """The dtype of the first tensor argument (constants before it take it too)."""
+    """The floating dtype of the first tensor argument, which constants take."""
     for a in args:
         if isinstance(a, Tensor):
-            return a.data.dtype
+            dtype = a.data.dtype
+            return dtype if dtype.kind == "f" else None
     return None
 
 

@@ -56,19 +56,18 @@ class Tensor:
     tensors as read-only: the engine may share one array between several tensors.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "scope", "_ctx", "_id",
-                 "_origin", "contributions", "__weakref__")
     __array_ufunc__ = None  # make NumPy defer to our reflected operators: array * tensor
 
     data: np.ndarray
-    grad: np.ndarray | None
     requires_grad: bool
-    name: str | None
     scope: str
     _ctx: Function | None
     _id: int
-    _origin: weakref.ref[Tensor] | None
-    contributions: list[Contribution] | None
+    # Defaults as class attributes: an op's output only sets the five attributes above.
+    grad: np.ndarray | None = None
+    name: str | None = None
+    _origin: weakref.ref[Tensor] | None = None
+    contributions: list[Contribution] | None = None
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
                  name: str | None = None) -> None:
@@ -102,14 +101,10 @@ class Tensor:
         """Fast constructor for op outputs (no conversion or checks: this is the hot path)."""
         t = object.__new__(cls)
         t.data = data
-        t.grad = None
         t.requires_grad = requires_grad
-        t.name = None
         t.scope = STATE.path
         t._ctx = ctx
         t._id = next(_ids)
-        t._origin = None
-        t.contributions = None
         return t
 
     @classmethod

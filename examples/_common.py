@@ -18,7 +18,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-import tinygrad_rnn as tg
+try:
+    import tinygrad_rnn as tg
+except ImportError:  # run from a clone without `pip install -e .`: use the repository's copy
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    import tinygrad_rnn as tg
 
 T = TypeVar("T")
 

@@ -13,9 +13,34 @@ from tinygrad_rnn.optable import TABLE, RandomChooser
 # ---- constructor dtype rules --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("data", [1.0, 2, [1.0, 2.0], [[1, 2], [3, 4]], (0.5,)])
-def test_python_data_becomes_float32(data):
+@pytest.mark.parametrize("data", [1.0, [1.0, 2.0], [[1, 2.5], [3, 4]], (0.5,)])
+def test_python_float_data_becomes_float32(data):
     assert tg.Tensor(data).dtype == np.float32
+
+
+@pytest.mark.parametrize("data", [2, [0, 1, 3], [[1, 2], [3, 4]]])
+def test_python_int_data_becomes_int64_like_torch(data):
+    t = tg.Tensor(data)
+    assert t.dtype == np.int64
+    with pytest.raises(TypeError, match="floating-point"):
+        tg.Tensor(data, requires_grad=True)
+
+
+@pytest.mark.parametrize("data", [None, "abc", [object()]])
+def test_non_numeric_data_is_refused(data):
+    with pytest.raises(TypeError, match="numbers or booleans"):
+        tg.Tensor(data)
+
+
+def test_iteration_float_and_torch_style_reductions():
+    x = tg.Tensor(np.arange(6.0).reshape(3, 2))
+    rows = list(x)
+    assert len(rows) == 3 and [r.data.tolist() for r in rows] == x.data.tolist()
+    assert float(x.sum()) == 15.0
+    assert x.sum(dim=1, keepdim=True).shape == (3, 1)
+    assert [c.shape for c in x.chunk(2)] == [(2, 2), (1, 2)]  # torch: dim 0, uneven last
+    assert [c.shape for c in x.split(1, dim=1)] == [(3, 1), (3, 1)]
+    assert x.argmax(dim=0).data.tolist() == [2, 2]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16, np.int64, np.bool_])

@@ -110,18 +110,40 @@ def backward(root: Tensor, grad: Any = None, *, keep_grads: bool = True,
             continue
         if keep_grads:
             t.grad = g if t.grad is None else t.grad + g
-        for inp, g_in in zip(fn.inputs, fn.backward(g)):  # noqa: B905 (hot loop)
+        grads = fn.backward(g)
+        if type(grads) is not tuple or len(grads) != len(fn.inputs):
+            raise _bad_backward(fn, grads)
+        for inp, g_in in zip(fn.inputs, grads):  # noqa: B905 (lengths checked above)
             if g_in is None or not inp.requires_grad:
                 continue
             data = inp.data
             if g_in.shape != data.shape:
-                g_in = unbroadcast(g_in, data.shape)
+                g_in = _unbroadcast(fn, inp, g_in)
             if g_in.dtype is not data.dtype and g_in.dtype != data.dtype:
                 g_in = g_in.astype(data.dtype)  # e.g. a float64 tensor met a float32 weight
             if contributions and inp._ctx is None:
                 inp.contributions.append(Contribution(fn.scope, fn.name, g_in))  # type: ignore[union-attr]
             previous = pending.get(inp)
             pending[inp] = g_in if previous is None else _add(previous, g_in, owned)
+
+
+def _bad_backward(fn: Any, grads: Any) -> TypeError:
+    n = len(fn.inputs)
+    got = f"a {type(grads).__name__}" if type(grads) is not tuple else f"{len(grads)} gradients"
+    return TypeError(f"{fn.name}.backward must return a tuple of {n} gradient(s) (an array or "
+                     f"None per input), got {got}")
+
+
+def _unbroadcast(fn: Any, inp: Tensor, g_in: Any) -> np.ndarray:
+    """Sum a broadcast gradient down to the input's shape, naming the op if it cannot be."""
+    shape = inp.data.shape
+    try:
+        return unbroadcast(np.asarray(g_in), shape)
+    except ValueError as e:
+        index = next(i for i, t in enumerate(fn.inputs) if t is inp)
+        raise ValueError(f"{fn.name}.backward returned a gradient of shape {np.shape(g_in)} "
+                         f"for input {index} of shape {shape}: it must have the input's shape "
+                         f"(or one that broadcasts to it)") from e
 
 
 def _add(previous: np.ndarray, g_in: np.ndarray, owned: set[int]) -> np.ndarray:

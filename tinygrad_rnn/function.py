@@ -85,9 +85,10 @@ class Function:
         except (ValueError, IndexError) as e:
             shapes = ", ".join(str(t.shape) for t in inputs)
             dtypes = ", ".join(str(t.dtype) for t in inputs)
-            raise ShapeError(
-                f"{cls.__name__}: {e} (input shapes {shapes}; dtypes {dtypes})"
-            ) from e
+            error = IndexError if isinstance(e, IndexError) else ShapeError
+            raise error(f"{cls.__name__}: {e} (input shapes {shapes}; dtypes {dtypes})") from e
+        if type(out) is not np.ndarray:  # a NumPy scalar, or a user op's list
+            out = np.asarray(out)
         if record:
             fn.inputs = tuple(inputs)
             fn.scope = STATE.path
@@ -118,6 +119,10 @@ def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     if grad.shape == shape:
         return grad
     extra = grad.ndim - len(shape)
+    if extra < 0 or any(n != 1 and n != m for n, m in zip(shape, grad.shape[extra:],
+                                                            strict=True)):
+        raise ValueError(f"unbroadcast: a gradient of shape {grad.shape} cannot come from "
+                         f"broadcasting shape {shape}")
     if extra > 0:
         grad = grad.sum(axis=tuple(range(extra)))
     stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)

@@ -42,18 +42,19 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """log softmax(x)_i = x_i - m - log Σ_j exp(x_j - m), with m = max_j x_j.
 
-    Subtracting the max keeps exp from overflowing. m is detached: the result does not
-    depend on m mathematically (it cancels), so no gradient needs to flow through it.
+    Subtracting the max keeps exp from overflowing. m is a constant (computed on the
+    array): the result does not depend on m mathematically (it cancels), so no gradient
+    needs to flow through it.
     """
     axis = axis if dim is None else dim
-    shifted = x - x.detach().max(axis=axis, keepdims=True)
+    shifted = x - x.data.max(axis=axis, keepdims=True)
     return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
 
 
 def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """softmax(x)_i = exp(x_i - m) / Σ_j exp(x_j - m), m = max_j x_j (overflow-safe)."""
     axis = axis if dim is None else dim
-    e = (x - x.detach().max(axis=axis, keepdims=True)).exp()
+    e = (x - x.data.max(axis=axis, keepdims=True)).exp()
     return e / e.sum(axis=axis, keepdims=True)
 
 

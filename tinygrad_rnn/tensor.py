@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -79,8 +79,13 @@ class Tensor:
             array = np.array(data)
         else:
             array = np.array(data)
-            if array.dtype.kind in "iuf":  # Python numbers and lists: float32, like torch
+            if array.dtype.kind == "f":  # Python floats: float32, like torch
                 array = array.astype(np.float32)
+            elif array.dtype.kind in "iu":  # Python ints: int64, like torch (class indices)
+                array = array.astype(np.int64)
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"Tensor: data must be numbers or booleans, got {type(data).__name__}"
+                            f" (NumPy dtype {array.dtype})")
         if requires_grad and array.dtype.kind != "f":
             raise TypeError(
                 f"Tensor: requires_grad=True needs floating-point data, got dtype {array.dtype}"
@@ -303,15 +308,22 @@ class Tensor:
         return _ops.MatMul.apply(self, other)
 
     # ---- reductions ---------------------------------------------------------------------
-    def sum(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None) -> Tensor:
-        return _ops.Sum.apply(self, axis=_pick_axis(axis, dim, "sum"), keepdims=keepdims)
+    def sum(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+            keepdim: bool | None = None) -> Tensor:
+        return _ops.Sum.apply(self, axis=_pick_axis(axis, dim, "sum"),
+                              keepdims=keepdims if keepdim is None else keepdim)
 
-    def mean(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None) -> Tensor:
-        return _ops.Mean.apply(self, axis=_pick_axis(axis, dim, "mean"), keepdims=keepdims)
+    def mean(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+            keepdim: bool | None = None) -> Tensor:
+        return _ops.Mean.apply(self, axis=_pick_axis(axis, dim, "mean"),
+                               keepdims=keepdims if keepdim is None else keepdim)
 
-    def max(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None) -> Tensor:
-        """Maximum; where several entries tie, the gradient is split equally among them."""
-        return _ops.Max.apply(self, axis=_pick_axis(axis, dim, "max"), keepdims=keepdims)
+    def max(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
+            keepdim: bool | None = None) -> Tensor:
+        """Maximum values (unlike ``torch.max(x, dim)``, no indices: see ``argmax``);
+        where several entries tie, the gradient is split equally among them."""
+        return _ops.Max.apply(self, axis=_pick_axis(axis, dim, "max"),
+                              keepdims=keepdims if keepdim is None else keepdim)
 
     # ---- shape ------------------------------------------------------------------------
     def reshape(self, *shape: Any) -> Tensor:
@@ -364,9 +376,12 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         return _ops.GetItem.apply(self, index=index)
 
-    def split(self, sizes: int | Sequence[int], axis: int = -1) -> list[Tensor]:
-        """Split along ``axis`` into pieces of ``sizes`` (an int: equal pieces of that size;
-        a list: those sizes), like ``torch.split``. Each piece is a ``GetItem`` slice."""
+    def split(self, sizes: int | Sequence[int], axis: int = 0, *,
+              dim: int | None = None) -> list[Tensor]:
+        """Split along ``axis`` (default 0, as ``torch.split``) into pieces of ``sizes``: an
+        int gives pieces of that size (the last may be shorter), a list gives those sizes.
+        Each piece is a ``GetItem`` slice."""
+        axis = axis if dim is None else dim
         n = self.shape[axis]
         if isinstance(sizes, int):
             if sizes <= 0:
@@ -382,13 +397,45 @@ class Tensor:
             start += size
         return pieces
 
-    def chunk(self, chunks: int, axis: int = -1) -> list[Tensor]:
-        """Split into ``chunks`` equal pieces along ``axis`` (the gates of a cell)."""
+    def chunk(self, chunks: int, axis: int = 0, *, dim: int | None = None) -> list[Tensor]:
+        """Split into ``chunks`` pieces along ``axis`` (default 0, as ``torch.chunk``): each
+        of ceil(n / chunks) entries, the last possibly shorter. The cells cut their gates
+        apart with ``pre.chunk(4, axis=-1)``."""
+        axis = axis if dim is None else dim
         n = self.shape[axis]
-        if chunks <= 0 or n % chunks:
-            raise ValueError(f"chunk: axis {axis} of shape {self.shape} (length {n}) does not "
-                             f"split into {chunks} equal chunks")
-        return self.split(n // chunks, axis)
+        if chunks <= 0:
+            raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+        return self.split(max(-(-n // chunks), 1), axis)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        """Iterate over the first axis (each row is a ``GetItem`` of this tensor)."""
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        for i in range(len(self)):
+            yield self[i]
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def argmax(self, axis: int | None = None, keepdims: bool = False, *,
+               dim: int | None = None) -> Tensor:
+        """Indices of the maxima (integers, outside the graph) -- ``max`` returns values only."""
+        axis = axis if dim is None else dim
+        return Tensor(np.argmax(self.data, axis=axis, keepdims=keepdims))
+
+    def float(self) -> Tensor:
+        """A float32 copy, outside the graph if the dtype changes (as ``.detach()``)."""
+        return self if self.dtype == np.float32 else Tensor(self.data.astype(np.float32))
+
+    def double(self) -> Tensor:
+        """A float64 copy, outside the graph if the dtype changes (as ``.detach()``)."""
+        return self if self.dtype == np.float64 else Tensor(self.data.astype(np.float64))
+
+    def dim(self) -> int:
+        return self.data.ndim
 
 
 _scalar_constants: dict[tuple[Any, np.dtype], Tensor] = {}

@@ -47,3 +47,11 @@ def test_demo_rejects_bad_arguments_with_a_message(args, tmp_path, capsys):
     assert main(["demo", "-o", str(tmp_path), *args]) == 2
     err = capsys.readouterr().err
     assert "error:" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [["demo"], ["gradcheck"], ["flow"], ["render", "-o", "x.dot"]])
+def test_every_command_rejects_a_negative_seed(command, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--seed", "-1"])
+    assert exit_.value.code == 2
+    assert "--seed: must be a non-negative integer" in capsys.readouterr().err

@@ -24,6 +24,17 @@ class CommandError(Exception):
     """A problem the user can fix; the message says what to do."""
 
 
+def seed(text: str) -> int:
+    """argparse type for --seed: a non-negative integer (what NumPy's generators accept)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tinygrad-rnn",

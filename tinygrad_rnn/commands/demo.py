@@ -23,6 +23,7 @@ import numpy as np
 import tinygrad_rnn as tg
 from tinygrad_rnn import functional as F
 from tinygrad_rnn import nn, optim, tasks
+from tinygrad_rnn.cli import seed
 from tinygrad_rnn.files import atomic_write
 
 HELP = "train a small LSTM word detector and write its unrolled graph, gradient flow and report"
@@ -31,12 +32,12 @@ THRESHOLD = 0.9  # the lectures' detection threshold
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--out", default="tinygrad_rnn_demo",
+    parser.add_argument("-o", "--out", "--output", dest="out", default="tinygrad_rnn_demo",
                         help="output folder (default ./tinygrad_rnn_demo)")
     parser.add_argument("--steps", type=int, default=200,
                         help="training steps (default 200, a few seconds)")
     parser.add_argument("--hidden", type=int, default=24, help="LSTM hidden size (default 24)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
 
 
 class Detector(nn.Module):

@@ -13,6 +13,8 @@ import json
 import sys
 from typing import Any
 
+from tinygrad_rnn.cli import seed
+
 HELP = "print (and plot) the gradient norm at every time step for RNN vs GRU vs LSTM"
 
 
@@ -23,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hidden", type=int, default=16, help="hidden size H (16)")
     parser.add_argument("--input", type=int, default=4, help="input size I (4)")
     parser.add_argument("--layers", type=int, default=1, help="number of layers (1)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    parser.add_argument("--seed", type=seed, default=0, help="random seed (0)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("-o", "--output", default=None, metavar="OUT",
                         help="also write the plot (.png, .svg, .pdf; needs matplotlib)")

@@ -23,6 +23,7 @@ from collections.abc import Callable
 import numpy as np
 
 from tinygrad_rnn import optable
+from tinygrad_rnn.cli import seed
 from tinygrad_rnn.context import no_grad
 from tinygrad_rnn.gradcheck import gradcheck
 from tinygrad_rnn.tensor import Tensor
@@ -33,7 +34,7 @@ MATH_WIDTH = 52  # the math column is cut to this width (the full text is in doc
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=seed, default=0, help="random seed (default 0)")
     parser.add_argument("--trials", type=int, default=8,
                         help="cases per op (default 8; the first ones are 0-d, 1-d, ...)")
     parser.add_argument("--op", metavar="NAME", default=None,

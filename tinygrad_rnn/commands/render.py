@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_rnn.cli import seed
+
 HELP = "draw the unrolled graph of a small RNN/GRU/LSTM with its gradient heat"
 
 KINDS = ("rnn", "gru", "lstm")
@@ -34,15 +36,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default); folded: one cell with a self-loop")
     parser.add_argument("--truncate", type=int, default=None, metavar="K",
                         help="truncated BPTT: detach the state every K steps")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    parser.add_argument("--seed", type=seed, default=0, help="random seed (0)")
     parser.add_argument("--direction", choices=("lr", "bt"), default="lr",
                         help="time runs left-to-right (lr) or bottom-to-top (bt)")
     parser.add_argument("--show", choices=("none", "norm", "stats", "values"), default="none",
                         help="extra numbers on each node")
     parser.add_argument("--no-backward", action="store_true",
                         help="draw the forward graph only (no gradient heat)")
-    parser.add_argument("--max-nodes", type=int, default=2000,
-                        help="largest picture to lay out (2000)")
+    parser.add_argument("--max-nodes", type=int, default=300,
+                        help="largest picture to lay out (300)")
     parser.add_argument("--title", default=None, help="caption (default: a description)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
                         help="output file: .dot, .svg, .png or .pdf")

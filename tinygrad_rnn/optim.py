@@ -41,17 +41,21 @@ __all__ = ["SGD", "Adam", "Optimizer", "clip_grad_norm_", "clip_grad_value_"]
 
 # ---- checks shared by the optimizers -----------------------------------------------------
 def _number(owner: str, name: str, value: Any, low: float = 0.0,
-            high: float = math.inf, high_open: bool = False) -> float:
-    """``value`` as a float in [low, high] (or [low, high)), else a clear error."""
+            high: float = math.inf, high_open: bool = False, allow_inf: bool = False) -> float:
+    """``value`` as a float in [low, high] (or [low, high)), else a clear error; +inf only
+    if ``allow_inf``."""
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise TypeError(f"{owner}: {name} must be a number, got {type(value).__name__} "
                         f"{value!r}")
     v = float(value)
+    if allow_inf and v == math.inf:
+        return v
     too_high = v >= high if high_open else v > high
     if not math.isfinite(v) or v < low or too_high:
         bracket = ")" if high_open else "]"
+        upper = f"{high}{bracket}" if math.isfinite(high) else "∞)"
         raise ValueError(f"{owner}: invalid {name} {value!r}; it must be a finite number in "
-                         f"[{low}, {high}{bracket}")
+                         f"[{low}, {upper}")
     return v
 
 
@@ -375,7 +379,7 @@ def clip_grad_norm_(params: Any, max_norm: float, norm_type: float = 2.0,
     means an exploding gradient). Parameters without a gradient are ignored; with none at
     all the norm is 0.0. New arrays are assigned to ``.grad`` (never modified in place).
     """
-    max_norm = _number("clip_grad_norm_", "max_norm", max_norm)
+    max_norm = _number("clip_grad_norm_", "max_norm", max_norm, allow_inf=True)  # inf: measure
     if isinstance(norm_type, bool) or not isinstance(norm_type, int | float) \
             or not norm_type > 0:
         raise ValueError(f"clip_grad_norm_: norm_type must be a positive number or "

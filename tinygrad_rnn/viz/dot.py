@@ -403,7 +403,7 @@ def _op_title(t: Tensor, inline: set[Tensor]) -> str:
         index = getattr(fn, "index", None)
         text = repr(index).replace("slice(None, None, None)", ":")
         return f"GetItem[{text}]" if len(text) <= 16 else name
-    args = [_fmt(float(u.data)) if u in inline else "·" for u in fn.inputs]
+    args = [_fmt(float(u.data.item())) if u in inline else "·" for u in fn.inputs]
     if name == "Pow" and hasattr(fn, "p"):
         args.append(_fmt(float(fn.p)))
     if any(a != "·" for a in args):

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn.function import Function, ShapeError
+from tinygrad_rnn.tensor import Tensor
 
 Grads = tuple[np.ndarray | None, ...]
 
@@ -355,10 +356,17 @@ class Transpose(Function):
         return (g.transpose(np.argsort(self.axes)),)
 
 
+_BASIC = (int, slice, type(None), type(Ellipsis))
+
+
 def _is_basic(index: Any) -> bool:
     """Basic indexing (ints, slices, None, ...) never repeats an element."""
-    parts = index if isinstance(index, tuple) else (index,)
-    return all(isinstance(p, int | slice | type(None) | type(Ellipsis)) for p in parts)
+    if isinstance(index, tuple):
+        for part in index:
+            if not isinstance(part, _BASIC):
+                return False
+        return True
+    return isinstance(index, _BASIC)
 
 
 class GetItem(Function):
@@ -367,12 +375,12 @@ class GetItem(Function):
 
     def forward(self, x: np.ndarray, index: Any) -> np.ndarray:
         index = _plain_index(index)
-        self.shape, self.dtype, self.index = x.shape, x.dtype, index
+        self.shape, self.index, self.basic = x.shape, index, _is_basic(index)
         return np.asarray(x[index])
 
     def backward(self, g: np.ndarray) -> Grads:
         gx = np.zeros(self.shape, dtype=g.dtype)
-        if _is_basic(self.index):
+        if self.basic:
             gx[self.index] = g
         else:
             np.add.at(gx, self.index, g)
@@ -381,12 +389,12 @@ class GetItem(Function):
 
 def _plain_index(index: Any) -> Any:
     """Replace Tensors inside an index by their arrays."""
-    from tinygrad_rnn.tensor import Tensor
-
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        for part in index:  # rebuild the tuple only when it holds a tensor
+            if isinstance(part, Tensor):
+                return tuple(i.data if isinstance(i, Tensor) else i for i in index)
     if isinstance(index, list):
         return np.asarray(index)
     return index

@@ -130,3 +130,18 @@ def test_jacobian_norms_bad_sources():
     W, states, loss = elman_engine(p)
     with pytest.raises(ValueError, match="not in the graph"):
         analysis.jacobian_norms(states[0], [states[2]])
+
+
+def test_gradient_flow_forget_bias_keeps_the_lstm_memory_open():
+    from tinygrad_rnn.bptt.analysis import gradient_flow
+
+    def first_h(norms):
+        return next(s.norm for s in norms if s.name == "h" and s.t == 1)
+
+    plain = gradient_flow("lstm", steps=20, seed=0)
+    opened = gradient_flow("lstm", steps=20, seed=0, forget_bias=1.0)
+    last = [s.norm for s in plain if s.name == "h" and s.t == 20]
+    assert last == [s.norm for s in opened if s.name == "h" and s.t == 20]  # same ∂L/∂h_T
+    assert first_h(opened) > 10 * first_h(plain)  # but it reaches much further back
+    with pytest.raises(ValueError, match="forget_bias applies to the lstm"):
+        gradient_flow("rnn", forget_bias=1.0)

@@ -299,12 +299,14 @@ CELLS = ("rnn", "gru", "lstm")
 
 def gradient_flow(cell: str = "rnn", steps: int = 30, hidden: int = 16, input_size: int = 4,
                   seed: int = 0, layers: int = 1, bidirectional: bool = False,
-                  ) -> list[StateNorm]:
+                  forget_bias: float | None = None) -> list[StateNorm]:
     """Unroll a freshly initialised ``cell`` ("rnn", "gru" or "lstm") on seeded random
     inputs, take the loss L = Σ h_T (the last step of the top layer: a dependency that must
     travel back in time) and return ‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖) for every step.
 
     The same seed gives every cell the same inputs, so their curves compare directly.
+    ``forget_bias`` (LSTM only) sets the forget gate's input bias (rows H..2H of every
+    ``bias_ih_l*``), the common initialisation trick that makes an untrained LSTM remember.
     """
     from tinygrad_rnn import nn
 
@@ -313,6 +315,12 @@ def gradient_flow(cell: str = "rnn", steps: int = 30, hidden: int = 16, input_si
         raise ValueError(f"gradient_flow: cell must be one of {CELLS}, got {cell!r}")
     model = kinds[cell](input_size, hidden, num_layers=layers, bidirectional=bidirectional,
                         rng=seed, dtype=np.float64)
+    if forget_bias is not None:
+        if cell != "lstm":
+            raise ValueError(f"gradient_flow: forget_bias applies to the lstm, not {cell!r}")
+        for name, p in model.named_parameters():
+            if name.startswith("bias_ih"):
+                p.data[hidden:2 * hidden] = forget_bias
     x = Tensor(np.random.default_rng(seed + 1).normal(size=(steps, 1, input_size)))
     out, _ = model(x)
     loss = out[-1].sum()

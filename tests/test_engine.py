@@ -77,7 +77,8 @@ def test_weight_used_at_1000_steps_gets_the_summed_gradient():
     powers = decay ** np.arange(steps - 1, -1, -1.0)  # 0.5^(T-t) for t = 1..T
     np.testing.assert_allclose(w.grad, powers @ xs, rtol=1e-12, atol=1e-15)
     assert len(w.contributions) == steps  # one contribution per use
-    assert [c.scope for c in w.contributions[:2]] == [f"t={steps - 1}", f"t={steps - 2}"]
+    # listed in the order the uses were made: t=0, t=1, ...
+    assert [c.scope for c in w.contributions[:2]] == ["t=0", "t=1"]
 
 
 def test_contributions_sum_to_grad_with_the_right_scopes():

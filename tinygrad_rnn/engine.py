@@ -66,8 +66,8 @@ def backward(root: Tensor, grad: Any = None, *, keep_grads: bool = True,
       * ``keep_grads=False`` stores ``.grad`` only on leaves and frees every intermediate
         gradient as soon as it has been passed on (less memory, a little faster).
       * ``contributions=True`` also sets, on every leaf reached, ``leaf.contributions``:
-        one ``Contribution`` per use of the leaf in this call, which sum to this call's
-        gradient (the per-time-step terms of BPTT).
+        one ``Contribution`` per use of the leaf in this call, in the order the uses were
+        made, which sum to this call's gradient (the per-time-step terms of BPTT).
       * Arrays handed out by ops are never mutated, because one op may hand the same
         array to several inputs (``a + b`` gives ``g`` to both). Only a sum this loop
         allocated itself (the second and later uses of a tensor) is added to in place.
@@ -93,10 +93,9 @@ def backward(root: Tensor, grad: Any = None, *, keep_grads: bool = True,
                              f"{root.shape}; they must be equal")
 
     order = topological_order(root)
-    if contributions:
-        for t in order:
-            if t._ctx is None:
-                t.contributions = []
+    leaves = [t for t in order if t._ctx is None] if contributions else []
+    for t in leaves:
+        t.contributions = []
     pending: dict[Tensor, np.ndarray] = {root: seed}  # gradients not yet passed on
     owned: set[int] = set()  # ids of pending sums this loop allocated: no one else sees them
     for t in order:
@@ -125,6 +124,8 @@ def backward(root: Tensor, grad: Any = None, *, keep_grads: bool = True,
                 inp.contributions.append(Contribution(fn.scope, fn.name, g_in))  # type: ignore[union-attr]
             previous = pending.get(inp)
             pending[inp] = g_in if previous is None else _add(previous, g_in, owned)
+    for t in leaves:  # the walk met the uses last-first: list them in program order
+        t.contributions.reverse()  # type: ignore[union-attr]
 
 
 def _bad_backward(fn: Any, grads: Any) -> TypeError:

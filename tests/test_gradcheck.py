@@ -196,3 +196,20 @@ def test_small_inputs_run_the_full_check():
     x = leaf(np.linspace(-2, 2, 20))
     assert gradcheck(fn, [x], max_entries=256)
     assert len(calls) == 2 + 2 * 20  # every entry, no sampling and no direction
+
+
+def test_max_vjp_error_measures_the_gap():
+    from tinygrad_rnn.gradcheck import max_vjp_error
+
+    x = tg.Tensor(np.linspace(-1.0, 1.0, 6).reshape(2, 3), requires_grad=True)
+    assert max_vjp_error(lambda t: t.tanh(), [x]) < 1e-8
+
+    class Wrong(tg.Function):  # d tanh written as 1 - y instead of 1 - y**2
+        def forward(self, a):
+            self.y = np.tanh(a)
+            return self.y
+
+        def backward(self, g):
+            return (g * (1 - self.y),)
+
+    assert max_vjp_error(lambda t: Wrong.apply(t), [x]) > 1e-2

@@ -88,26 +88,11 @@ def gradcheck(
             raise GradcheckError(f"gradcheck: {_name(inputs[i], i)}: a zero cotangent gave a "
                                  f"nonzero gradient {zero[i][k]} at index {k}")
 
-    def objective() -> float:
-        with no_grad():
-            result = _outputs(fn(*inputs))
-        return float(sum(np.sum(u * o.data) for u, o in zip(cotangents, result, strict=True)))
-
+    objective = _objective(fn, inputs, cotangents)
     for i in checked:
         x = inputs[i].data
-        if x.size <= max_entries:
-            entries = list(np.ndindex(x.shape))
-        else:
-            flat = rng.choice(x.size, size=max_entries, replace=False)
-            entries = [np.unravel_index(int(k), x.shape) for k in flat]
-        for index in entries:
-            original = x[index]
-            x[index] = original + eps
-            plus = objective()
-            x[index] = original - eps
-            minus = objective()
-            x[index] = original
-            numeric = (plus - minus) / (2 * eps)
+        for index in _entries(x, max_entries, rng):
+            numeric = _central_difference(objective, x, index, eps) / (2 * eps)
             value = float(analytic[i][index])
             if not abs(value - numeric) <= atol + rtol * abs(numeric):
                 raise GradcheckError(
@@ -118,13 +103,7 @@ def gradcheck(
                 )
         if x.size > max_entries:  # one random direction covers every entry at once
             v = rng.standard_normal(x.shape)
-            original = x.copy()
-            x[...] = original + eps * v
-            plus = objective()
-            x[...] = original - eps * v
-            minus = objective()
-            x[...] = original
-            numeric = (plus - minus) / (2 * eps)
+            numeric = _central_difference(objective, x, ..., eps * v) / (2 * eps)
             value = float(np.sum(analytic[i] * v))
             if not abs(value - numeric) <= atol * np.sqrt(x.size) + rtol * abs(numeric):
                 raise GradcheckError(
@@ -132,6 +111,62 @@ def gradcheck(
                     f"{value!r}, numeric differences give {numeric!r}"
                 )
     return True
+
+
+def max_vjp_error(fn: Callable[..., Any], inputs: Sequence[Tensor], *, eps: float = 1e-6,
+                  max_entries: int = 64, rng: np.random.Generator | int | None = 0) -> float:
+    """max |(u·∂f/∂x)_i − numeric_i| over the entries of every input that requires grad
+    (a random sample of ``max_entries`` per large input), for one random cotangent u.
+
+    ``gradcheck`` decides pass or fail; this measures how close the two are (the
+    ``tinygrad-rnn gradcheck`` table reports it).
+    """
+    rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+    inputs = list(inputs)
+    checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
+    outs = _outputs(fn(*inputs))
+    cotangents = [rng.standard_normal(o.shape) for o in outs]
+    analytic = _vjp(inputs, checked, outs, cotangents)
+    objective = _objective(fn, inputs, cotangents)
+    worst = 0.0
+    for i in checked:
+        x = inputs[i].data
+        for index in _entries(x, max_entries, rng):
+            numeric = _central_difference(objective, x, index, eps) / (2 * eps)
+            worst = max(worst, abs(float(analytic[i][index]) - numeric))
+    return worst
+
+
+def _objective(fn: Callable[..., Any], inputs: list[Tensor],
+               cotangents: list[np.ndarray]) -> Callable[[], float]:
+    """x -> Σ u·f(x), evaluated without recording a graph."""
+    def objective() -> float:
+        with no_grad():
+            result = _outputs(fn(*inputs))
+        return float(sum(np.sum(u * o.data) for u, o in zip(cotangents, result, strict=True)))
+
+    return objective
+
+
+def _entries(x: np.ndarray, max_entries: int, rng: np.random.Generator) -> list[Any]:
+    """Every index of x, or a random sample of ``max_entries`` of them."""
+    if x.size <= max_entries:
+        return list(np.ndindex(x.shape))
+    return [np.unravel_index(int(k), x.shape)
+            for k in rng.choice(x.size, size=max_entries, replace=False)]
+
+
+def _central_difference(objective: Callable[[], float], x: np.ndarray, index: Any,
+                        step: Any) -> float:
+    """objective(x + step at index) − objective(x − step at index), restoring x
+    (``index=...`` with an array ``step`` perturbs along a direction)."""
+    original = x[index].copy() if index is Ellipsis else x[index]
+    x[index] = original + step
+    plus = objective()
+    x[index] = original - step
+    minus = objective()
+    x[index] = original
+    return plus - minus
 
 
 def _vjp(inputs: list[Tensor], checked: list[int], outs: tuple[Tensor, ...],

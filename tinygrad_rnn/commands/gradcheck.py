@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import argparse
 import zlib
-from collections.abc import Callable
 
 import numpy as np
 
 from tinygrad_rnn import optable
 from tinygrad_rnn.cli import seed
-from tinygrad_rnn.context import no_grad
-from tinygrad_rnn.gradcheck import gradcheck
+from tinygrad_rnn.gradcheck import gradcheck, max_vjp_error
 from tinygrad_rnn.tensor import Tensor
 
 HELP = "check every op's gradient against numeric differences and print a summary table"
@@ -63,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             inputs = spec.inputs(case, rng)
             try:
                 _check_forward(spec, case, inputs)
-                worst = max(worst, max_abs_error(spec.call(case), inputs, rng))
+                worst = max(worst, max_vjp_error(spec.call(case), inputs, rng=rng))
                 gradcheck(spec.call(case), inputs, rng=rng)
             except Exception as e:  # noqa: BLE001 (any error of an op is a failed case)
                 failed += 1
@@ -102,39 +100,3 @@ def _check_forward(spec: optable.OpSpec, case: optable.Case, inputs: list[Tensor
                                                       atol=1e-12):
         raise ForwardError(f"{spec.name}: forward gives {out.data!r} of shape {out.shape}, "
                              f"NumPy gives {expected!r} of shape {expected.shape}")
-
-
-def max_abs_error(fn: Callable[..., Tensor], inputs: list[Tensor], rng: np.random.Generator,
-                  eps: float = 1e-6, max_entries: int = 64) -> float:
-    """max |u·∂f/∂x - numeric| over (up to ``max_entries`` sampled) entries of each input
-    that requires grad, for one random cotangent u -- the number the table reports.
-    (``gradcheck`` decides pass/fail; this only measures how close the two are.)"""
-    checked = [t for t in inputs if t.requires_grad]
-    out = fn(*inputs)
-    u = rng.standard_normal(out.shape)
-    for t in checked:
-        t.grad = None
-    out.backward(u, keep_grads=False)
-    analytic = [t.grad if t.grad is not None else np.zeros(t.shape) for t in checked]
-    for t in checked:
-        t.grad = None
-
-    def objective() -> float:
-        with no_grad():
-            return float(np.sum(u * fn(*inputs).data))
-
-    worst = 0.0
-    for t, grad in zip(checked, analytic, strict=True):
-        x = t.data
-        flat = range(x.size) if x.size <= max_entries else rng.choice(x.size, max_entries,
-                                                                      replace=False)
-        for k in flat:
-            index = np.unravel_index(int(k), x.shape)
-            original = x[index]
-            x[index] = original + eps
-            plus = objective()
-            x[index] = original - eps
-            minus = objective()
-            x[index] = original
-            worst = max(worst, abs(float(grad[index]) - (plus - minus) / (2 * eps)))
-    return worst

@@ -13,7 +13,7 @@ Two small pieces of state live here, shared by every op:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 
 class _State:
@@ -35,22 +35,20 @@ def is_grad_enabled() -> bool:
     return STATE.grad_enabled
 
 
-@contextmanager
-def no_grad() -> Iterator[None]:
+def no_grad() -> AbstractContextManager[None]:
     """Run ops without recording a graph (like ``torch.no_grad``)."""
-    previous = STATE.grad_enabled
-    STATE.grad_enabled = False
-    try:
-        yield
-    finally:
-        STATE.grad_enabled = previous
+    return _grad_mode(False)
+
+
+def enable_grad() -> AbstractContextManager[None]:
+    """Re-enable graph recording inside a ``no_grad()`` block."""
+    return _grad_mode(True)
 
 
 @contextmanager
-def enable_grad() -> Iterator[None]:
-    """Re-enable graph recording inside a ``no_grad()`` block."""
+def _grad_mode(enabled: bool) -> Iterator[None]:
     previous = STATE.grad_enabled
-    STATE.grad_enabled = True
+    STATE.grad_enabled = enabled
     try:
         yield
     finally:

@@ -261,15 +261,17 @@ class GRUCell(_Cell):
                  rng: np.random.Generator | int | None = None, dtype: Any = np.float32) -> None:
         super().__init__(input_size, hidden_size, bias, rng, dtype)
 
+    step = staticmethod(gru_step)  # the maths of one step (SimpleGRUCell swaps it)
+
     def forward(self, x: Any, h: Any = None) -> Tensor:
         x = self._input(x)
         h = self._state(x, h, "h")
-        h_new = gru_step(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        h_new = self.step(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
         h_new.name = "h"
         return h_new
 
 
-class SimpleGRUCell(_Cell):
+class SimpleGRUCell(GRUCell):
     """The lectures' simplified GRU: an update gate, no relevance gate (gates u, c).
 
         Γ_u = σ(x W_iuᵀ + b_iu + h W_huᵀ + b_hu)
@@ -286,18 +288,7 @@ class SimpleGRUCell(_Cell):
 
     gates = 2
     scope_name = "SimpleGRUCell"
-
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 rng: np.random.Generator | int | None = None, dtype: Any = np.float32) -> None:
-        super().__init__(input_size, hidden_size, bias, rng, dtype)
-
-    def forward(self, x: Any, h: Any = None) -> Tensor:
-        x = self._input(x)
-        h = self._state(x, h, "h")
-        h_new = simple_gru_step(x, h, self.weight_ih, self.weight_hh, self.bias_ih,
-                                self.bias_hh)
-        h_new.name = "h"
-        return h_new
+    step = staticmethod(simple_gru_step)
 
 
 class LSTMCell(_Cell):

@@ -39,10 +39,8 @@ def topological_order(root: Tensor, *, all_inputs: bool = False) -> list[Tensor]
     """
     nodes = [root]
     seen = {root}
-    i = 0
-    while i < len(nodes):
-        fn = nodes[i]._ctx
-        i += 1
+    for t in nodes:  # the list grows while we walk it: a breadth-first search
+        fn = t._ctx
         if fn is not None:
             for inp in fn.inputs:
                 if (all_inputs or inp.requires_grad) and inp not in seen:
@@ -96,13 +94,16 @@ def backward(root: Tensor, grad: Any = None, *, keep_grads: bool = True,
     leaves = [t for t in order if t._ctx is None] if contributions else []
     for t in leaves:
         t.contributions = []
-    pending: dict[Tensor, np.ndarray] = {root: seed}  # gradients not yet passed on
-    owned: set[int] = set()  # ids of pending sums this loop allocated: no one else sees them
+    # pending: the gradients not yet passed on. A value is an array an op handed out (it
+    # may be shared: ``a + b`` gives the same g to both) or, once a second use has arrived,
+    # a one-element list holding the sum this loop made (only that is added to in place).
+    pending: dict[Tensor, Any] = {root: seed}  # gradients not yet passed on
     for t in order:
         g = pending.pop(t, None)
         if g is None:  # nothing flowed here (every path to root went through constants)
             continue
-        owned.discard(id(g))  # (its id may be reused once g is freed)
+        if type(g) is list:  # a sum of several uses (see _add)
+            g = g[0]
         fn = t._ctx
         if fn is None:  # a leaf: keep its own copy, so no array is shared between leaves
             t.grad = g.copy() if t.grad is None else t.grad + g
@@ -123,7 +124,7 @@ def backward(root: Tensor, grad: Any = None, *, keep_grads: bool = True,
             if contributions and inp._ctx is None:
                 inp.contributions.append(Contribution(fn.scope, fn.name, g_in))  # type: ignore[union-attr]
             previous = pending.get(inp)
-            pending[inp] = g_in if previous is None else _add(previous, g_in, owned)
+            pending[inp] = g_in if previous is None else _add(previous, g_in)
     for t in leaves:  # the walk met the uses last-first: list them in program order
         t.contributions.reverse()  # type: ignore[union-attr]
 
@@ -147,12 +148,11 @@ def _unbroadcast(fn: Any, inp: Tensor, g_in: Any) -> np.ndarray:
                          f"(or one that broadcasts to it)") from e
 
 
-def _add(previous: np.ndarray, g_in: np.ndarray, owned: set[int]) -> np.ndarray:
-    """previous + g_in. The first sum is a new array (either operand may be shared with
-    other tensors); later sums add into it in place -- only this loop holds it."""
-    if id(previous) in owned:
-        previous += g_in
+def _add(previous: Any, g_in: np.ndarray) -> list[np.ndarray]:
+    """previous + g_in. The first sum is a new array, kept in a one-element list to mark it
+    as the loop's own (either operand may be shared with other tensors); later sums add
+    into it in place."""
+    if type(previous) is list:
+        previous[0] += g_in
         return previous
-    total = previous + g_in
-    owned.add(id(total))
-    return total
+    return [previous + g_in]

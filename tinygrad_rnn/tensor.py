@@ -116,7 +116,8 @@ class Tensor:
     def _constant(cls, value: Any, dtype: np.dtype | None) -> Tensor:
         """Wrap a Python scalar or array used in an op: not a node to differentiate.
         Numbers take the floating ``dtype`` of the op's tensors (no silent float64)."""
-        if dtype is not None and dtype.kind == "f" and type(value) in (int, float):
+        if (type(value) is float or type(value) is int) and dtype is not None \
+                and dtype.kind == "f":
             key = (value, dtype)
             cached = _scalar_constants.get(key)
             if cached is None:  # constants are never mutated, so one object serves all uses
@@ -235,28 +236,28 @@ class Tensor:
 
     # ---- arithmetic (each line is one primitive op from ops.py) -------------------------
     def __add__(self, other: Any) -> Tensor:
-        return _ops.Add.apply(self, other)
+        return _ops.Add.apply(self, _operand(other, self))
 
     def __radd__(self, other: Any) -> Tensor:
-        return _ops.Add.apply(other, self)
+        return _ops.Add.apply(_operand(other, self), self)
 
     def __sub__(self, other: Any) -> Tensor:
-        return _ops.Sub.apply(self, other)
+        return _ops.Sub.apply(self, _operand(other, self))
 
     def __rsub__(self, other: Any) -> Tensor:
-        return _ops.Sub.apply(other, self)
+        return _ops.Sub.apply(_operand(other, self), self)
 
     def __mul__(self, other: Any) -> Tensor:
-        return _ops.Mul.apply(self, other)
+        return _ops.Mul.apply(self, _operand(other, self))
 
     def __rmul__(self, other: Any) -> Tensor:
-        return _ops.Mul.apply(other, self)
+        return _ops.Mul.apply(_operand(other, self), self)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return _ops.Div.apply(self, other)
+        return _ops.Div.apply(self, _operand(other, self))
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return _ops.Div.apply(other, self)
+        return _ops.Div.apply(_operand(other, self), self)
 
     def __neg__(self) -> Tensor:
         return _ops.Neg.apply(self)
@@ -439,6 +440,19 @@ class Tensor:
 
 
 _scalar_constants: dict[tuple[Any, np.dtype], Tensor] = {}
+
+
+def _operand(value: Any, like: Tensor) -> Tensor:
+    """The other operand of an arithmetic operator as a tensor: a number or array becomes
+    a constant of ``like``'s floating dtype (the fast path for ``x * 2`` and ``1.0 - z``)."""
+    if isinstance(value, Tensor):
+        return value
+    dtype = like.data.dtype
+    if type(value) is float or type(value) is int:  # a number used before: one lookup
+        cached = _scalar_constants.get((value, dtype))
+        if cached is not None:
+            return cached
+    return Tensor._constant(value, dtype if dtype.kind == "f" else None)
 
 
 def _raw(value: Any) -> Any:

@@ -11,7 +11,14 @@ written anywhere -- it emerges from one generic graph walk over the unrolled seq
     (1, 1)
 """
 
-from tinygrad_rnn.context import current_scope, enable_grad, is_grad_enabled, no_grad, scope
+from tinygrad_rnn.context import (
+    current_scope,
+    enable_grad,
+    is_grad_enabled,
+    lean_graph,
+    no_grad,
+    scope,
+)
 from tinygrad_rnn.creation import (
     cat,
     concat,
@@ -44,6 +51,7 @@ __all__ = [
     "enable_grad",
     "gradcheck",
     "is_grad_enabled",
+    "lean_graph",
     "manual_seed",
     "no_grad",
     "ones",

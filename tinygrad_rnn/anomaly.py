@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_rnn.accumulate import dense
 from tinygrad_rnn.context import STATE
 from tinygrad_rnn.function import Function
 from tinygrad_rnn.tensor import Tensor
@@ -91,7 +92,7 @@ def _checked_backward(original: Callable[..., Any]) -> Callable[..., Any]:
     def backward(self: Function, grad: np.ndarray) -> Any:
         grads = original(self, grad)
         for i, g in enumerate(grads):
-            kind = _kind(g)
+            kind = _kind(dense(g))  # the values written out (the engine gets g unchanged)
             if kind is not None:
                 shapes = [t.shape for t in getattr(self, "inputs", ())]
                 came_in = _kind(np.asarray(grad))

@@ -1,9 +1,11 @@
 """Global recording state: whether ops build a graph, and the current scope path.
 
-Two small pieces of state live here, shared by every op:
+Three small pieces of state live here, shared by every op:
 
 * grad mode -- inside ``no_grad()`` ops compute values but record no graph (evaluation,
   numeric differences, optimizer updates);
+* lean mode -- inside ``lean_graph()`` the cells and layers free the values of each
+  step's internal tensors once the step is done (memory, not speed);
 * the scope stack -- ``with scope("t=3"):`` stamps every tensor created inside with the
   path of the open scopes (``"layer0/fwd/t=3"``). The engine never looks at it; the RNN
   layers open one scope per layer, direction and time step, and the renderer and the
@@ -19,10 +21,11 @@ from contextlib import AbstractContextManager, contextmanager
 class _State:
     """Mutable module state (one object, so hot paths read one global)."""
 
-    __slots__ = ("grad_enabled", "scopes", "path")
+    __slots__ = ("grad_enabled", "lean", "scopes", "path")
 
     def __init__(self) -> None:
         self.grad_enabled = True
+        self.lean = False  # lean_graph(): cells free their internal values after each step
         self.scopes: list[str] = []
         self.path = ""  # "/".join(scopes), cached because every new tensor reads it
 
@@ -43,6 +46,20 @@ def no_grad() -> AbstractContextManager[None]:
 def enable_grad() -> AbstractContextManager[None]:
     """Re-enable graph recording inside a ``no_grad()`` block."""
     return _grad_mode(True)
+
+
+@contextmanager
+def lean_graph() -> Iterator[None]:
+    """Record a lean graph: after each step of a cell or RNN layer, the values of the
+    step's internal tensors are freed, keeping only what backward needs (see ``lean.py``).
+    Gradients are unchanged; memory per step drops to about what a hand-written BPTT
+    keeps. Combine with ``backward(keep_grads=False)`` for the least memory."""
+    previous = STATE.lean
+    STATE.lean = True
+    try:
+        yield
+    finally:
+        STATE.lean = previous
 
 
 @contextmanager

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from tinygrad_rnn.accumulate import Sum, dense
 from tinygrad_rnn.function import unbroadcast
 from tinygrad_rnn.tensor import Tensor
 
@@ -95,15 +96,15 @@ def backward(root: Tensor, grad: Any = None, *, keep_grads: bool = True,
     for t in leaves:
         t.contributions = []
     # pending: the gradients not yet passed on. A value is an array an op handed out (it
-    # may be shared: ``a + b`` gives the same g to both) or, once a second use has arrived,
-    # a one-element list holding the sum this loop made (only that is added to in place).
+    # may be shared: ``a + b`` gives the same g to both), an unwritten gradient (Outer,
+    # Scatter), or, once a second use has arrived, the Sum of all uses so far.
     pending: dict[Tensor, Any] = {root: seed}  # gradients not yet passed on
     for t in order:
         g = pending.pop(t, None)
         if g is None:  # nothing flowed here (every path to root went through constants)
             continue
-        if type(g) is list:  # a sum of several uses (see _add)
-            g = g[0]
+        if type(g) is not np.ndarray:  # a Sum, Outer or Scatter: write it out now
+            g = dense(g)
         fn = t._ctx
         if fn is None:  # a leaf: keep its own copy, so no array is shared between leaves
             t.grad = g.copy() if t.grad is None else t.grad + g
@@ -120,8 +121,9 @@ def backward(root: Tensor, grad: Any = None, *, keep_grads: bool = True,
             if g_in.shape != data.shape:
                 g_in = _unbroadcast(fn, inp, g_in)
             if g_in.dtype is not data.dtype and g_in.dtype != data.dtype:
-                g_in = g_in.astype(data.dtype)  # e.g. a float64 tensor met a float32 weight
+                g_in = dense(g_in).astype(data.dtype)  # a float64 tensor met a float32 weight
             if contributions and inp._ctx is None:
+                g_in = dense(g_in)
                 inp.contributions.append(Contribution(fn.scope, fn.name, g_in))  # type: ignore[union-attr]
             previous = pending.get(inp)
             pending[inp] = g_in if previous is None else _add(previous, g_in)
@@ -140,7 +142,7 @@ def _unbroadcast(fn: Any, inp: Tensor, g_in: Any) -> np.ndarray:
     """Sum a broadcast gradient down to the input's shape, naming the op if it cannot be."""
     shape = inp.data.shape
     try:
-        return unbroadcast(np.asarray(g_in), shape)
+        return unbroadcast(np.asarray(dense(g_in)), shape)
     except ValueError as e:
         index = next(i for i, t in enumerate(fn.inputs) if t is inp)
         raise ValueError(f"{fn.name}.backward returned a gradient of shape {np.shape(g_in)} "
@@ -148,11 +150,13 @@ def _unbroadcast(fn: Any, inp: Tensor, g_in: Any) -> np.ndarray:
                          f"(or one that broadcasts to it)") from e
 
 
-def _add(previous: Any, g_in: np.ndarray) -> list[np.ndarray]:
-    """previous + g_in. The first sum is a new array, kept in a one-element list to mark it
-    as the loop's own (either operand may be shared with other tensors); later sums add
-    into it in place."""
-    if type(previous) is list:
-        previous[0] += g_in
+def _add(previous: Any, g_in: Any) -> Sum:
+    """previous + g_in, kept as a ``Sum`` (accumulate.py): it adds in place into an array
+    it made itself, and multiplies the factors of the weight gradients of all the uses in
+    one product."""
+    if type(previous) is Sum:
+        previous.add(g_in)
         return previous
-    return [previous + g_in]
+    total = Sum(previous)
+    total.add(g_in)
+    return total

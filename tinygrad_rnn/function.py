@@ -15,6 +15,10 @@ gradient ``g`` of the loss with respect to that output (same shape) and returns 
 vector-Jacobian product for each input: one array (or ``None``) per input, in input order.
 A returned array may have the *broadcast* shape; the engine sums it back to the input's
 shape once, for every op (``unbroadcast``), so no op handles broadcasting in its backward.
+Instead of an array, ``backward`` may return an unwritten gradient, ``Outer(a, b)`` for
+the product ``aᵀ b`` or ``Scatter(...)`` for a slice: the engine then adds up the uses of
+a weight in one matrix product (``accumulate.py``; ``Linear``, ``MatMul`` and ``GetItem``
+do this).
 
 ``apply`` runs ``forward`` and, when grad mode is on and some input requires grad, makes
 the op the output's creator (``out._ctx``): the op keeps its inputs, so the output knows
@@ -53,7 +57,7 @@ class Function:
     def forward(self, *arrays: Any, **kwargs: Any) -> np.ndarray:
         raise NotImplementedError
 
-    def backward(self, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+    def backward(self, grad: np.ndarray) -> tuple[Any, ...]:  # arrays, None, Outer, Scatter
         raise NotImplementedError
 
     @property

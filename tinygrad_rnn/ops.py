@@ -12,10 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_rnn.accumulate import Outer, Scatter
 from tinygrad_rnn.function import Function, ShapeError
+from tinygrad_rnn.lean import stacked
 from tinygrad_rnn.tensor import Tensor
 
-Grads = tuple[np.ndarray | None, ...]
+Grads = tuple[np.ndarray | Outer | Scatter | None, ...]
 
 _ONE_HALF: dict[np.dtype, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -226,6 +228,8 @@ class MatMul(Function):
         b2 = b[:, None] if b.ndim == 1 else b
         g2 = g[..., None, :] if a.ndim == 1 else g
         g2 = g2[..., None] if b.ndim == 1 else g2
+        if a.ndim == 2 and b.ndim == 2:  # unwritten products: summed over uses in one matmul
+            return (Outer(g.T, b.T) if need_a else None), (Outer(a, g) if need_b else None)
         ga = gb = None
         if need_a:
             ga = g2 @ np.swapaxes(b2, -1, -2)
@@ -244,6 +248,8 @@ class Linear(Function):
 
     One op for the affine map of ``nn.Linear`` and of every RNN cell: the weight gradient
     comes out directly in W's layout, and the graph has one node per use of the weight.
+    dW is returned unwritten, as ``Outer(g, x)``: the engine multiplies the factors of all
+    the uses of W in one product (see ``accumulate.py``).
     """
 
     def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
@@ -256,14 +262,19 @@ class Linear(Function):
                 f"end in in_features, and b must be (O,)")
         self.x, self.w = x, w
         y = x @ w.T
-        return y if b is None else y + b
+        if b is None:
+            return y
+        if y.dtype == np.result_type(y.dtype, b.dtype):
+            y += b  # y is a new array: add the bias in place (no second (..., O) array)
+            return y
+        return y + b
 
     def backward(self, g: np.ndarray) -> Grads:
         need = self.needs_grad
         x, w = self.x, self.w
         gx = g @ w if need[0] else None
         g2 = g.reshape(-1, g.shape[-1])  # the leading axes are a batch: sum over them
-        gw = g2.T @ x.reshape(-1, x.shape[-1]) if need[1] else None
+        gw = Outer(g2, x.reshape(-1, x.shape[-1])) if need[1] else None
         if len(need) == 2:
             return gx, gw
         return gx, gw, (g2.sum(axis=0) if need[2] else None)
@@ -396,12 +407,8 @@ class GetItem(Function):
         return np.asarray(x[index])
 
     def backward(self, g: np.ndarray) -> Grads:
-        gx = np.zeros(self.shape, dtype=g.dtype)
-        if self.basic:
-            gx[self.index] = g
-        else:
-            np.add.at(gx, self.index, g)
-        return (gx,)
+        # unwritten: the engine fills one array from all the slices of x (the gates of a step)
+        return (Scatter(self.shape, self.index, g, self.basic),)
 
 
 def _plain_index(index: Any) -> Any:
@@ -433,10 +440,13 @@ class Stack(Function):
     """y = stack([x1, ..., xn], axis);  dxi = g taken at position i of the new axis"""
 
     def forward(self, *xs: np.ndarray, axis: int = 0) -> np.ndarray:
-        y = np.stack(xs, axis=axis)
+        y = stacked(xs) if axis == 0 else None  # a lean layer's outputs: already stacked
+        if y is None:
+            y = np.stack(xs, axis=axis)
         self.axis = axis % y.ndim
         return y
 
     def backward(self, g: np.ndarray) -> Grads:
-        return tuple(np.take(g, i, axis=self.axis) if need else None
+        lead = (slice(None),) * self.axis  # views into g, not copies: a 10,000-step
+        return tuple(g[lead + (i,)] if need else None  # output's gradient is not doubled
                      for i, need in enumerate(self.needs_grad))

@@ -68,6 +68,7 @@ class Tensor:
     name: str | None = None
     _origin: weakref.ref[Tensor] | None = None
     contributions: list[Contribution] | None = None
+    freed: bool = False  # its value was freed by lean_graph() (it now reads as NaN)
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
                  name: str | None = None) -> None:
@@ -218,6 +219,8 @@ class Tensor:
     def __repr__(self) -> str:
         body = np.array2string(self.data, precision=4, separator=", ", threshold=20,
                                edgeitems=2, prefix="Tensor(")
+        if self.freed:
+            body = "<value freed by lean_graph()>"
         extras = [f"shape={self.shape}", f"dtype={self.dtype}"]
         if self.requires_grad:
             extras.append("requires_grad=True")

@@ -42,9 +42,10 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.context import scope
+from tinygrad_rnn.context import STATE, scope
 from tinygrad_rnn.creation import concat, stack, where
 from tinygrad_rnn.functional import dropout as dropout_fn
+from tinygrad_rnn.lean import free_values, step_mark, store_in
 from tinygrad_rnn.nn.cells import (
     as_input,
     check_nonlinearity,
@@ -212,13 +213,18 @@ class _Recurrent(Module):
                 w = self._weights(layer, direction)
                 order = range(1, steps + 1) if direction == 0 else range(steps, 0, -1)
                 hs: list[Tensor] = [zero] * steps
+                # lean_graph(): each step's output is kept in one (T, B, H) array
+                buffer = np.empty((steps, batch, self.hidden_size), x.dtype) \
+                    if STATE.lean else None
                 with scope(f"layer{layer}"), scope("bwd" if direction else "fwd"):
                     for t in order:
                         with scope(f"t={t + first_step - 1}"):
                             xt = layer_input[t - 1]
                             xt.name = "x"
+                            mark = step_mark()
                             with scope(self.cell_scope):
                                 new = self._step(xt, state, w)
+                            free_values(new, mark)  # lean_graph(): keep what backward needs
                             mask = masks[t - 1]
                             if mask is None:
                                 hs[t - 1] = new[0]
@@ -228,6 +234,8 @@ class _Recurrent(Module):
                                             for a, b in zip(new, state, strict=True))
                             for tensor, name in zip(new, self.state_names, strict=True):
                                 tensor.name = name
+                            if buffer is not None:
+                                store_in(buffer, t - 1, hs[t - 1])
                             state = new
                     outputs.append(stack(hs))
                 finals.append(state)

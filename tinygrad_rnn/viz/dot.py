@@ -33,6 +33,7 @@ from typing import Any
 import graphviz
 import numpy as np
 
+from tinygrad_rnn.accumulate import dense
 from tinygrad_rnn.engine import topological_order
 from tinygrad_rnn.function import unbroadcast
 from tinygrad_rnn.tensor import Tensor
@@ -313,7 +314,7 @@ def _edges(tensors: list[Tensor], rep: dict[Tensor, Key], inline: set[Tensor],
                     vjps = _vjps(v)
                 g = vjps[i] if i < len(vjps) else None
                 if g is not None:
-                    e.grads.append(unbroadcast(np.asarray(g), u.shape))
+                    e.grads.append(unbroadcast(np.asarray(dense(g)), u.shape))
     for d in tensors:  # the cut edges of truncated BPTT
         ref = d._origin
         origin = ref() if ref is not None else None
@@ -376,6 +377,9 @@ def _fmt(x: float) -> str:
 def _extra_lines(t: Tensor, show: str) -> list[str]:
     if show == "none" or t.data.dtype.kind not in "fiu":
         return []
+    if t.freed:  # lean_graph() dropped the value; the gradient may still be there
+        return ["v freed"] + ([f"|g| {_fmt(_norm(np.asarray(t.grad)) or 0.0)}"]
+                              if t.grad is not None else [])
     data, grad = t.data, t.grad
     if show == "values" and data.size <= 8:
         lines = ["v " + np.array2string(data.ravel(), precision=3, separator=" ")]

@@ -1,0 +1,160 @@
+"""lean_graph(): each step's internal values are freed; results and gradients do not change."""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+from typing import Any
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+from tinygrad_rnn import viz
+from tinygrad_rnn.nn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+
+LAYERS = {
+    "rnn": lambda **kw: RNN(3, 4, **kw),
+    "gru": lambda **kw: GRU(3, 4, **kw),
+    "simple_gru": lambda **kw: GRU(3, 4, cell="simple", **kw),
+    "lstm": lambda **kw: LSTM(3, 4, **kw),
+    "peephole_lstm": lambda **kw: LSTM(3, 4, peephole=True, **kw),
+}
+
+
+def run(kind: str, lean: bool, keep_grads: bool = True, **options: Any):
+    lengths = options.pop("lengths", None)
+    layer = LAYERS[kind](rng=0, dtype=np.float64, **options)
+    r = np.random.default_rng(1)
+    x = tg.Tensor(r.standard_normal((6, 2, 3)), requires_grad=True)
+    G = tg.Tensor(r.standard_normal((6, 2, 4 * (2 if options.get("bidirectional") else 1))))
+    if lean:
+        with tg.lean_graph():
+            out, state = layer(x, lengths=lengths)
+            loss = (out * G).sum()
+    else:
+        out, state = layer(x, lengths=lengths)
+        loss = (out * G).sum()
+    loss.backward(keep_grads=keep_grads)
+    finals = state if isinstance(state, tuple) else (state,)
+    return layer, out, finals, x, loss
+
+
+@pytest.mark.parametrize("kind", list(LAYERS))
+@pytest.mark.parametrize("options", [{}, {"num_layers": 2, "bidirectional": True},
+                                     {"lengths": [6, 3]}])
+def test_lean_graph_changes_no_value_and_no_gradient(kind, options):
+    plain = run(kind, lean=False, **dict(options))
+    lean = run(kind, lean=True, **dict(options))
+    np.testing.assert_array_equal(lean[1].data, plain[1].data)  # outputs
+    for a, b in zip(lean[2], plain[2], strict=True):  # final states
+        np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(lean[3].grad, plain[3].grad)  # the input's gradient
+    for (name, p), (_, q) in zip(lean[0].named_parameters(), plain[0].named_parameters(),
+                                 strict=True):
+        np.testing.assert_array_equal(p.grad, q.grad, err_msg=name)
+    assert not np.isnan(lean[1].data).any()
+
+
+def test_internal_values_are_freed_and_read_as_nan():
+    layer, out, _, _, loss = run("lstm", lean=True)
+    order = tg.topological_order(loss)
+    freed = [t for t in order if t.freed]
+    # per step: Linear ×2, Add, 4 gate slices, 3 sigmoids, 2 tanhs, f·c, i·g (the new
+    # h and c are kept) -- 14 of the LSTM step's 16 tensors
+    assert len(freed) == 14 * 6
+    for t in freed:
+        assert t.data.shape == t.shape and np.isnan(t.data).all()
+        assert not t.data.flags.writeable
+        assert "freed" in repr(t)
+    kept = [t for t in order if t.name in ("h", "c")]
+    assert kept and not any(t.freed for t in kept)
+    assert not np.isnan(out.data).any()
+    assert out.freed is False
+
+
+def test_outside_lean_graph_nothing_is_freed():
+    _, _, _, _, loss = run("lstm", lean=False)
+    assert not any(t.freed for t in tg.topological_order(loss, all_inputs=True))
+
+
+@pytest.mark.parametrize("cell", [RNNCell, GRUCell, LSTMCell])
+def test_cells_free_their_step_too(cell):
+    r = np.random.default_rng(0)
+    x = tg.Tensor(r.standard_normal((2, 3)))
+    grads = []
+    for lean in (False, True):
+        c = cell(3, 4, rng=0, dtype=np.float64)
+        with tg.lean_graph() if lean else _nothing():
+            state = None
+            for _ in range(3):
+                state = c(x, state)
+        outs = state if isinstance(state, tuple) else (state,)
+        sum(o.sum() for o in outs).backward()
+        grads.append([p.grad for p in c.parameters()])
+        freed = [t for t in tg.topological_order(outs[0]) if t.freed]
+        assert bool(freed) == lean
+    for a, b in zip(*grads, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def test_a_lean_graph_can_be_walked_twice():
+    layer, _, _, _, loss = run("gru", lean=True)
+    first = layer.weight_hh_l0.grad.copy()
+    loss.backward()
+    np.testing.assert_allclose(layer.weight_hh_l0.grad, 2 * first, rtol=1e-12)
+
+
+def test_the_renderer_marks_freed_values():
+    _, _, _, _, loss = run("rnn", lean=True)
+    source = viz.draw(loss, show="stats").source
+    assert "v freed" in source
+
+
+def test_stacking_views_copies_outside_lean_graph_and_not_inside():
+    whole = tg.Tensor(np.arange(12.0).reshape(3, 4))
+    buffer = whole.data  # owns its memory, as a lean layer's output array does
+    parts = [whole[i] for i in range(3)]  # views of its rows
+    out = tg.stack(parts)
+    assert not np.shares_memory(out.data, buffer)
+    with tg.lean_graph():
+        lean = tg.stack(parts)
+        shuffled = tg.stack([parts[1], parts[0], parts[2]])
+    assert lean.data is buffer
+    assert not np.shares_memory(shuffled.data, buffer)
+    np.testing.assert_array_equal(shuffled.data, buffer[[1, 0, 2]])
+
+
+def _peak(fn: Any) -> int:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_lean_graph_keeps_about_what_backward_needs():
+    # LSTM, batch 8, hidden 64, T = 40, float32: a step's tensors are ~20 arrays of (8, 64)
+    # or (8, 256), of which backward needs 7; lean must at least halve the peak.
+    layer = LSTM(16, 64, rng=0)
+    x = tg.Tensor(np.random.default_rng(0).standard_normal((40, 8, 16)).astype(np.float32))
+
+    def step(lean: bool) -> None:
+        with tg.lean_graph() if lean else _nothing():
+            out, _ = layer(x)
+            loss = out.sum()
+        loss.backward(keep_grads=False)
+        layer.zero_grad()
+
+    step(False), step(True)  # warm-up
+    assert _peak(lambda: step(True)) < 0.5 * _peak(lambda: step(False))

@@ -66,22 +66,39 @@ def tinygrad_layer(model: str, params: dict[str, np.ndarray]) -> Any:
 
 
 def setup_tinygrad(model: str, x: np.ndarray, params: dict[str, np.ndarray],
-                   G: np.ndarray, backward: Callable[[Any], Any] = tinygrad_backward) -> Run:
-    """``backward(loss)`` runs the backward pass (default: grads of intermediates dropped)."""
+                   G: np.ndarray, backward: Callable[[Any], Any] = tinygrad_backward,
+                   lean: bool = False, dot_loss: bool = False) -> Run:
+    """``backward(loss)`` runs the backward pass (default: grads of intermediates dropped).
+    ``lean``: run forward and backward inside ``tg.lean_graph()`` (each step's internal
+    values freed). ``dot_loss``: write L = Σ_t ⟨h_t, G_t⟩ as one dot product of the
+    flattened arrays (no (T, B, H) temporary for out * G), as numpy's ``vdot`` does."""
     tg = _import("tinygrad_rnn")
     layer = tinygrad_layer(model, params)
     weights = [getattr(layer, f"{name}_l0") for name in nb.PARAM_NAMES]
     xt, Gt = tg.Tensor(x), tg.Tensor(G)
+    G_flat = tg.Tensor(G.reshape(-1))
+    mode = tg.lean_graph if lean else _no_mode
 
     def run() -> tuple[float, dict[str, np.ndarray]]:
         for w in weights:
             w.grad = None
-        out = layer(xt)[0]
-        loss = (out * Gt).sum()
-        backward(loss)
+        with mode():
+            out = layer(xt)[0]
+            loss = out.reshape(-1) @ G_flat if dot_loss else (out * Gt).sum()
+            backward(loss)
         return float(loss.data), {n: w.grad for n, w in zip(nb.PARAM_NAMES, weights, strict=True)}
 
     return run
+
+
+class _no_mode:
+    """A context manager that does nothing (the default graph mode)."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
 
 # ---- PyTorch --------------------------------------------------------------------------

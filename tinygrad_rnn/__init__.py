@@ -14,6 +14,7 @@ written anywhere -- it emerges from one generic graph walk over the unrolled seq
 from tinygrad_rnn.context import (
     current_scope,
     enable_grad,
+    gc_paused,
     is_grad_enabled,
     lean_graph,
     no_grad,
@@ -49,6 +50,7 @@ __all__ = [
     "concat",
     "current_scope",
     "enable_grad",
+    "gc_paused",
     "gradcheck",
     "is_grad_enabled",
     "lean_graph",

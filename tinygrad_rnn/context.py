@@ -14,6 +14,7 @@ Three small pieces of state live here, shared by every op:
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
@@ -60,6 +61,33 @@ def lean_graph() -> Iterator[None]:
         yield
     finally:
         STATE.lean = previous
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause CPython's cyclic garbage collector while a long graph is recorded.
+
+    An unrolled graph is many small objects (tensors, ops, their input tuples) that all
+    live until backward; the generational collector re-scans them as they age -- at
+    T = 10,000 one full pass over the whole heap per forward -- so without the pause a
+    step costs more the longer the sequence. The graph has no reference cycles, so
+    reference counting frees it all the same. The RNN layers record inside this; use it
+    around a hand-written loop over a cell too.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        if gc.get_freeze_count() == 0:  # never unfreeze what the program froze itself
+            # Move what was allocated meanwhile to the oldest generation in one list
+            # splice; otherwise the first young collection after gc.enable() would scan
+            # the whole new graph.
+            gc.freeze()
+            gc.unfreeze()
+        gc.enable()
 
 
 @contextmanager

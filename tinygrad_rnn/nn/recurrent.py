@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.context import STATE, scope
+from tinygrad_rnn.context import STATE, gc_paused, scope
 from tinygrad_rnn.creation import concat, stack, where
 from tinygrad_rnn.functional import dropout as dropout_fn
 from tinygrad_rnn.lean import free_values, step_mark, store_in
@@ -191,6 +191,7 @@ class _Recurrent(Module):
         return masks
 
     # ---- the loop ---------------------------------------------------------------------------
+    @gc_paused()  # a long unrolled graph: see context.gc_paused
     def forward(self, input: Any, hx: Any = None, *, lengths: Any = None,
                 first_step: int = 1) -> Any:
         """Run the sequence; ``first_step`` numbers the time-step scopes (``t=first_step`` for

@@ -59,8 +59,12 @@ class Scatter:
         return out
 
     def add_into(self, out: np.ndarray) -> None:
-        if self.basic:  # basic indexing never repeats an element
-            out[self.index] += self.g
+        if self.basic:  # basic indexing never repeats an element, and gives a view
+            view = out[self.index]
+            if type(view) is np.ndarray:
+                view += self.g  # adds into out (one NumPy call, no write-back)
+            else:  # every axis indexed by an int: a scalar, not a view
+                out[self.index] += self.g
         else:
             np.add.at(out, self.index, self.g)
 

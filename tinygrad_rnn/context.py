@@ -100,23 +100,32 @@ def _grad_mode(enabled: bool) -> Iterator[None]:
         STATE.grad_enabled = previous
 
 
-@contextmanager
-def scope(name: str) -> Iterator[str]:
+class scope:  # noqa: N801 (used like a function: ``with scope("t=3"):``)
     """Stamp every tensor created inside with this scope appended to the current path.
 
     Scopes nest: ``with scope("layer0"), scope("fwd"), scope("t=3"):`` gives the path
-    ``"layer0/fwd/t=3"``. Yields the full path.
+    ``"layer0/fwd/t=3"``. ``__enter__`` returns the full path. (A small class rather than
+    a generator: the RNN layers open three scopes per time step.)
     """
-    if not isinstance(name, str) or not name or "/" in name:
-        raise ValueError(f"scope: name must be a non-empty string without '/', got {name!r}")
-    previous = STATE.path
-    STATE.scopes.append(name)
-    STATE.path = f"{previous}/{name}" if previous else name
-    try:
-        yield STATE.path
-    finally:
+
+    __slots__ = ("name", "previous")
+
+    def __init__(self, name: str) -> None:
+        if not isinstance(name, str) or not name or "/" in name:
+            raise ValueError(f"scope: name must be a non-empty string without '/', got "
+                             f"{name!r}")
+        self.name = name
+        self.previous = ""
+
+    def __enter__(self) -> str:
+        self.previous = previous = STATE.path
+        STATE.scopes.append(self.name)
+        STATE.path = f"{previous}/{self.name}" if previous else self.name
+        return STATE.path
+
+    def __exit__(self, *exc: object) -> None:
         STATE.scopes.pop()
-        STATE.path = previous
+        STATE.path = self.previous
 
 
 def current_scope() -> str:

@@ -397,7 +397,7 @@ class Tensor:
         pieces, start = [], 0
         lead = (slice(None),) * (axis % self.ndim)
         for size in sizes:
-            pieces.append(self[lead + (slice(start, start + size),)])
+            pieces.append(_ops.GetItem.apply(self, index=lead + (slice(start, start + size),)))
             start += size
         return pieces
 

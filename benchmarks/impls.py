@@ -67,11 +67,12 @@ def tinygrad_layer(model: str, params: dict[str, np.ndarray]) -> Any:
 
 def setup_tinygrad(model: str, x: np.ndarray, params: dict[str, np.ndarray],
                    G: np.ndarray, backward: Callable[[Any], Any] = tinygrad_backward,
-                   lean: bool = False, dot_loss: bool = False) -> Run:
+                   lean: bool = False, dot_loss: bool = True) -> Run:
     """``backward(loss)`` runs the backward pass (default: grads of intermediates dropped).
     ``lean``: run forward and backward inside ``tg.lean_graph()`` (each step's internal
-    values freed). ``dot_loss``: write L = Σ_t ⟨h_t, G_t⟩ as one dot product of the
-    flattened arrays (no (T, B, H) temporary for out * G), as numpy's ``vdot`` does."""
+    values freed). ``dot_loss``: L = Σ_t ⟨h_t, G_t⟩ as one dot product of the flattened
+    arrays, as every implementation here writes it (False: ``(out * G).sum()``, which
+    makes a (T, B, H) temporary)."""
     tg = _import("tinygrad_rnn")
     layer = tinygrad_layer(model, params)
     weights = [getattr(layer, f"{name}_l0") for name in nb.PARAM_NAMES]
@@ -139,7 +140,7 @@ def setup_torch_eager(model: str, x: np.ndarray, params: dict[str, np.ndarray],
         for t in range(xt.shape[0]):
             state = step(xt[t], state, *weights)
             outs.append(state[0])
-        loss = (torch.stack(outs) * Gt).sum()
+        loss = torch.dot(torch.stack(outs).reshape(-1), Gt.reshape(-1))
         loss.backward()
         return loss.item(), {n: w.grad.numpy()
                              for n, w in zip(nb.PARAM_NAMES, weights, strict=True)}
@@ -160,7 +161,7 @@ def setup_torch_fused(model: str, x: np.ndarray, params: dict[str, np.ndarray],
 
     def run() -> tuple[float, dict[str, np.ndarray]]:
         module.zero_grad(set_to_none=True)
-        loss = (module(xt)[0] * Gt).sum()
+        loss = torch.dot(module(xt)[0].reshape(-1), Gt.reshape(-1))
         loss.backward()
         return loss.item(), {n: w.grad.numpy()
                              for n, w in zip(nb.PARAM_NAMES, weights, strict=True)}

@@ -80,7 +80,7 @@ class Function:
             needs.append(a.requires_grad)
         fn = cls()
         try:
-            out = fn.forward(*arrays, **kwargs)
+            out = fn.forward(*arrays, **kwargs) if kwargs else fn.forward(*arrays)
         except ShapeError:
             raise
         except (ValueError, IndexError) as e:
@@ -93,6 +93,7 @@ class Function:
         # The output tensor, built inline (this is Tensor._make; a call here costs ~10%).
         result = _new(Tensor)
         result.data = out
+        result.grad = None
         result.scope = STATE.path
         result._id = next(_ids)
         if STATE.grad_enabled and True in needs:

@@ -58,13 +58,18 @@ class Tensor:
 
     __array_ufunc__ = None  # make NumPy defer to our reflected operators: array * tensor
 
+    # The attributes every tensor has are slots: an op's output sets just these six, and
+    # reading them is one fixed offset (with a plain __dict__ the outputs of different
+    # code paths got differently ordered dicts, and every ``t.data`` a dict lookup).
+    __slots__ = ("data", "grad", "requires_grad", "scope", "_ctx", "_id", "__dict__",
+                 "__weakref__")
     data: np.ndarray
+    grad: np.ndarray | None
     requires_grad: bool
     scope: str
     _ctx: Function | None
     _id: int
-    # Defaults as class attributes: an op's output only sets the five attributes above.
-    grad: np.ndarray | None = None
+    # Rarely set attributes: class defaults, overridden in the instance's __dict__.
     name: str | None = None
     _origin: weakref.ref[Tensor] | None = None
     contributions: list[Contribution] | None = None
@@ -107,6 +112,7 @@ class Tensor:
         """Fast constructor for op outputs (no conversion or checks: this is the hot path)."""
         t = object.__new__(cls)
         t.data = data
+        t.grad = None
         t.requires_grad = requires_grad
         t.scope = STATE.path
         t._ctx = ctx

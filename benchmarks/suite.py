@@ -575,17 +575,15 @@ def targets(cfg: Config, models: list[ModelRow], chain: dict[str, ChainResult] |
                               why or "tinygrad_rnn or torch not available")[1]))
     # memory
     steps = MEMORY_STEPS[-1]
-    for variant in (LEAN,):
-        tg_peak = np_peak = None
-        if memory:
-            tg_peak = memory[variant].peaks.get(steps)
-            np_peak = memory["numpy per-step"].peaks.get(steps)
-        r = _ratio(tg_peak, np_peak)
-        out.append(Target(f"memory: LSTM medium T={steps}, {variant} / numpy per-step",
-                          "≤ 1.3×", _x(r),
-                          _status(r, None if r is None else r <= 1.3,
-                                  "section not run" if not memory else
-                                  "tinygrad_rnn not available")[1]))
+    tg_peak = np_peak = None
+    if memory:
+        tg_peak = memory[LEAN].peaks.get(steps)
+        np_peak = memory["numpy per-step"].peaks.get(steps)
+    r = _ratio(tg_peak, np_peak)
+    out.append(Target(f"memory: LSTM medium T={steps}, {LEAN} / numpy per-step", "≤ 1.3×",
+                      _x(r), _status(r, None if r is None else r <= 1.3,
+                                     "section not run" if not memory else
+                                     "tinygrad_rnn not available")[1]))
     # scaling
     short, long_ = SCALING_STEPS
     a = scaling.get(("tinygrad_rnn", short)) if scaling else None

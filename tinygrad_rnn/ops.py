@@ -451,7 +451,13 @@ class Stack(Function):
 
     def forward(self, *xs: np.ndarray, axis: int = 0) -> np.ndarray:
         y = stacked(xs) if axis == 0 else None  # a lean layer's outputs: already stacked
-        if y is None:
+        if y is None and xs and not xs[0].flags.c_contiguous:
+            # F-ordered pieces (Linear's float32 outputs) would stack into an array that
+            # is neither C- nor F-ordered, which every later reshape copies: ask for C.
+            shape = list(xs[0].shape)
+            shape.insert(axis % (len(shape) + 1), len(xs))
+            y = np.stack(xs, axis=axis, out=np.empty(shape, np.result_type(*xs)))
+        elif y is None:
             y = np.stack(xs, axis=axis)
         self.axis = axis % y.ndim
         return y

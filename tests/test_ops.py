@@ -332,3 +332,24 @@ def test_testing_without_hypothesis_explains_how_to_install_it():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parent.parent).stdout
     assert "hypothesis" in out and "pip install" in out and "[test]" in out
+
+
+def test_stacking_f_ordered_pieces_gives_a_c_ordered_array():
+    # float32 Linear outputs are F-ordered; stacking them must not give an array that is
+    # neither C- nor F-ordered (every later reshape would copy it)
+    rng = np.random.default_rng(0)
+    pieces = [np.asfortranarray(rng.standard_normal((3, 4)).astype(np.float32)) for _ in range(5)]
+    out = tg.stack([tg.Tensor(p) for p in pieces]).data
+    assert out.flags.c_contiguous
+    np.testing.assert_array_equal(out, np.stack(pieces))
+
+
+def test_float32_linear_batches_equal_the_plain_product():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((6, 5)).astype(np.float32)
+    w = rng.standard_normal((3, 5)).astype(np.float32)
+    b = rng.standard_normal(3).astype(np.float32)
+    y = F.linear(tg.Tensor(x), tg.Tensor(w), tg.Tensor(b)).data
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, x.astype(np.float64) @ w.T.astype(np.float64) + b,
+                               rtol=1e-5, atol=1e-5)

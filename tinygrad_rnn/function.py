@@ -46,12 +46,13 @@ class Function:
 
     Attributes set by ``apply`` when the op is recorded:
         inputs:     the input tensors (constants were wrapped as non-grad tensors)
-        needs_grad: one bool per input; ``backward`` may skip the others (return None)
+        needs_grad: one bool per input; ``backward`` may skip the others (return None).
+                (Read-only: ops with the same pattern share one list.)
         scope:      the scope path open when the op ran ("layer0/fwd/t=3")
     """
 
     inputs: tuple[Tensor, ...]
-    needs_grad: list[bool] = []  # noqa: RUF012 (read-only default)
+    needs_grad: list[bool] = []  # noqa: RUF012 (read-only: lists are shared between ops)
     scope: str = ""
 
     def forward(self, *arrays: Any, **kwargs: Any) -> np.ndarray:
@@ -97,7 +98,9 @@ class Function:
         result.scope = STATE.path
         result._id = next(_ids)
         if STATE.grad_enabled and True in needs:
-            fn.needs_grad = needs
+            # one shared list per pattern, (True,), (True, False), ...: a list per op would
+            # be one more object for the cyclic garbage collector to track
+            fn.needs_grad = _NEEDS.setdefault(tuple(needs), needs)
             fn.inputs = args
             fn.scope = result.scope
             result.requires_grad = True
@@ -110,6 +113,9 @@ class Function:
                 result._origin = t._origin
                 break
         return result
+
+
+_NEEDS: dict[tuple[bool, ...], list[bool]] = {}
 
 
 def _wrap_constants(args: tuple[Any, ...]) -> tuple[Tensor, ...]:

@@ -95,6 +95,7 @@ class Function:
         result = _new(Tensor)
         result.data = out
         result.grad = None
+        result.name = None
         result.scope = STATE.path
         result._id = next(_ids)
         if STATE.grad_enabled and True in needs:

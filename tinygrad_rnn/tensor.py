@@ -58,19 +58,19 @@ class Tensor:
 
     __array_ufunc__ = None  # make NumPy defer to our reflected operators: array * tensor
 
-    # The attributes every tensor has are slots: an op's output sets just these six, and
+    # The attributes every tensor has are slots: an op's output sets just these seven, and
     # reading them is one fixed offset (with a plain __dict__ the outputs of different
     # code paths got differently ordered dicts, and every ``t.data`` a dict lookup).
-    __slots__ = ("data", "grad", "requires_grad", "scope", "_ctx", "_id", "__dict__",
-                 "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "name", "scope", "_ctx", "_id",
+                 "__dict__", "__weakref__")
     data: np.ndarray
     grad: np.ndarray | None
     requires_grad: bool
+    name: str | None  # a slot too: the layers name every step's x, h and c
     scope: str
     _ctx: Function | None
     _id: int
     # Rarely set attributes: class defaults, overridden in the instance's __dict__.
-    name: str | None = None
     _origin: weakref.ref[Tensor] | None = None
     contributions: list[Contribution] | None = None
     freed: bool = False  # its value was freed by lean_graph() (it now reads as NaN)
@@ -113,6 +113,7 @@ class Tensor:
         t = object.__new__(cls)
         t.data = data
         t.grad = None
+        t.name = None
         t.requires_grad = requires_grad
         t.scope = STATE.path
         t._ctx = ctx

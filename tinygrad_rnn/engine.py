@@ -5,9 +5,10 @@
 made it for the vector-Jacobian products of its inputs. A tensor used several times --
 a weight used by the same cell at every time step -- receives one contribution per use,
 and they are *added*: that sum is backpropagation through time. No RNN-specific code
-exists anywhere; BPTT is this generic loop run over an unrolled sequence.
+exists anywhere; BPTT is this generic loop run over an unrolled sequence. (How the
+contributions are added -- a weight's T uses in one matrix product -- is accumulate.py.)
 
-The walk is iterative (an explicit stack), so a 100,000-node graph needs no recursion.
+The walk is iterative (a loop over a list), so a 100,000-node graph needs no recursion.
 """
 
 from __future__ import annotations

@@ -115,3 +115,20 @@ def test_anomaly_mode_sees_an_inf_inside_an_unwritten_weight_gradient():
     with detect_anomaly(), np.errstate(over="ignore"), \
             pytest.raises(AnomalyError, match="backward of Linear produced inf"):
         (y * 10.0).sum().backward()
+
+
+@pytest.mark.parametrize("index", [Ellipsis, ()])
+def test_a_0d_tensor_indexed_and_used_elsewhere(index):
+    # ops on 0-d arrays give NumPy scalars; the sum with a Scatter must still be right
+    x = tg.Tensor(np.array(1.5), requires_grad=True)
+    (x[index] + x * x).backward()
+    assert x.grad == pytest.approx(1.0 + 2 * 1.5)
+    y = tg.Tensor(np.array(1.5), requires_grad=True)
+    (y.exp() + y[index] * y).backward()
+    assert y.grad == pytest.approx(np.exp(1.5) + 2 * 1.5)
+
+
+def test_a_boolean_index_is_a_mask_not_an_int():
+    x = tg.Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x[True].sum().backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0, 1.0])

@@ -119,18 +119,20 @@ def test_the_renderer_marks_freed_values():
     assert "v freed" in source
 
 
-def test_stacking_views_copies_outside_lean_graph_and_not_inside():
-    whole = tg.Tensor(np.arange(12.0).reshape(3, 4))
-    buffer = whole.data  # owns its memory, as a lean layer's output array does
-    parts = [whole[i] for i in range(3)]  # views of its rows
-    out = tg.stack(parts)
-    assert not np.shares_memory(out.data, buffer)
+def test_a_lean_layer_keeps_its_outputs_in_one_array_without_a_stacked_copy():
+    from tinygrad_rnn.lean import output_buffer, stacked, store_in
+
     with tg.lean_graph():
-        lean = tg.stack(parts)
-        shuffled = tg.stack([parts[1], parts[0], parts[2]])
-    assert lean.data is buffer
-    assert not np.shares_memory(shuffled.data, buffer)
-    np.testing.assert_array_equal(shuffled.data, buffer[[1, 0, 2]])
+        buffer = output_buffer((3, 2), np.dtype(np.float64))
+        parts = [tg.Tensor(np.full(2, float(i))) for i in range(3)]
+        for i, p in enumerate(parts):
+            store_in(buffer, i, p)
+        assert stacked([p.data for p in parts]) is buffer
+        assert stacked([parts[1].data, parts[0].data, parts[2].data]) is None
+        out = tg.stack(parts)
+    assert out.data is buffer
+    np.testing.assert_array_equal(out.data, [[0, 0], [1, 1], [2, 2]])
+    assert stacked([p.data for p in parts]) is None  # outside lean_graph(): always a copy
 
 
 def _peak(fn: Any) -> int:
@@ -158,3 +160,40 @@ def test_lean_graph_keeps_about_what_backward_needs():
 
     step(False), step(True)  # warm-up
     assert _peak(lambda: step(True)) < 0.5 * _peak(lambda: step(False))
+
+
+def test_a_lean_first_step_does_not_free_shared_constants():
+    # the 1.0 of GRU's (1 - z) is one cached constant tensor for the whole process; if the
+    # first step that creates it is lean, it must not be freed (later uses would read NaN)
+    from tinygrad_rnn.tensor import _scalar_constants
+
+    _scalar_constants.clear()
+    gru = GRU(3, 4, rng=0)
+    x = tg.Tensor(np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32))
+    with tg.lean_graph():
+        out, h = gru(x)
+    assert not np.isnan(out.data).any()
+    assert (1.0 - tg.Tensor(np.full(2, 0.25, np.float32))).data.tolist() == [0.75, 0.75]
+    plain, _ = GRU(3, 4, rng=0)(x)
+    np.testing.assert_array_equal(out.data, plain.data)
+
+
+def test_lean_outputs_are_read_only_because_backward_uses_them():
+    layer = RNN(3, 4, rng=0, dtype=np.float64)
+    x = tg.Tensor(np.random.default_rng(0).standard_normal((4, 2, 3)))
+    with tg.lean_graph():
+        out, h_n = layer(x)
+    with pytest.raises(ValueError, match="read-only"):
+        out.data[...] = 0.0
+
+
+def test_lean_stacking_takes_no_user_array_and_checks_each_piece():
+    x = tg.Tensor(np.arange(8.0).reshape(2, 2, 2))
+    with tg.lean_graph():
+        same = tg.stack([x[0], x[1]])  # consecutive rows of a user's array: still a copy
+        turned = tg.stack([x[0].T, x[1].T])
+    assert not np.shares_memory(same.data, x.data)
+    np.testing.assert_array_equal(turned.data, np.stack([x.data[0].T, x.data[1].T]))
+    y = tg.Tensor(np.arange(6.0).reshape(2, 3))
+    with tg.lean_graph(), pytest.raises(tg.ShapeError):
+        tg.stack([y[0], y[1, :2]])

@@ -103,8 +103,9 @@ class Sum:
             if self.dense is None:
                 self.dense, self.owned = g.total(), True
             else:
-                if not self.owned:
-                    self.dense, self.owned = self.dense.copy(), True
+                # (an op on 0-d arrays gives a NumPy scalar: np.array makes it an array)
+                if not self.owned or type(self.dense) is not np.ndarray:
+                    self.dense, self.owned = np.array(self.dense), True
                 g.add_into(self.dense)
         elif kind is Sum:
             self._add_dense(g.total())

@@ -16,6 +16,7 @@ used by mistake is visibly wrong, never silently so; ``t.freed`` says which.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -49,7 +50,9 @@ def free_values(outputs: Sequence[Tensor], since: int) -> int:
         if fn is None:
             continue
         for inp in fn.inputs:
-            if inp._id < since or id(inp) in seen:
+            # only what an op of this step made: a leaf made in the step may be shared
+            # (a cached constant such as the 1.0 of 1 - z serves every later step too)
+            if inp._ctx is None or inp._id < since or id(inp) in seen:
                 continue
             seen.add(id(inp))
             stack.append(inp)
@@ -60,29 +63,50 @@ def free_values(outputs: Sequence[Tensor], since: int) -> int:
     return freed
 
 
+def output_buffer(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """A (T, ...) array for a lean layer's outputs, filled by ``store_in`` step by step
+    and handed out by ``stacked`` (made read-only first, see ``seal``)."""
+    buffer = np.empty(shape, dtype)
+    _BUFFERS[id(buffer)] = buffer
+    return buffer
+
+
 def store_in(buffer: np.ndarray, i: int, t: Tensor) -> None:
     """Copy ``t``'s value into ``buffer[i]`` and make ``t`` a view of it: a layer keeps each
     step's output h directly in its (T, ...) output array, as a hand-written BPTT keeps
     hs[t], instead of h plus a stacked copy. ``t``'s old array is freed unless an op saved
-    it; ``stacked(buffer, ...)`` then turns the views back into the buffer without a copy."""
+    it; ``stacked`` then turns the views back into the buffer without a copy."""
     view = buffer[i]
     view[...] = t.data
     t.data = view
 
 
+def seal(buffer: np.ndarray) -> None:
+    """Make a filled output buffer read-only: the next steps' ops saved views of it for
+    backward, so writing into the layer's output in place would change the gradients."""
+    buffer.flags.writeable = False
+
+
 def stacked(xs: Sequence[np.ndarray]) -> np.ndarray | None:
-    """The array whose consecutive slices along axis 0 ``xs`` are, if there is one (the
-    buffer of ``store_in``), else None. Only in a lean graph: elsewhere stacking copies."""
+    """The ``output_buffer`` whose slices ``xs[0], xs[1], ...`` are, in order, if there is
+    one, else None (then stacking copies, as it always does outside a lean graph)."""
     if not STATE.lean or not xs:
         return None
     base = xs[0].base
-    if base is None or base.shape != (len(xs), *xs[0].shape) or not base.flags.c_contiguous:
+    if base is None or _BUFFERS.get(id(base)) is not base \
+            or base.shape != (len(xs), *xs[0].shape):
         return None
     start, step = base.ctypes.data, base.strides[0]
+    inner = base.strides[1:]
     for i, x in enumerate(xs):
-        if x.base is not base or x.ctypes.data != start + i * step:
+        if x.base is not base or x.ctypes.data != start + i * step \
+                or x.shape != base.shape[1:] or x.strides != inner:
             return None
     return base
+
+
+# the buffers output_buffer made and that are still alive (nothing else is stacked in place)
+_BUFFERS: weakref.WeakValueDictionary[int, np.ndarray] = weakref.WeakValueDictionary()
 
 
 _PLACEHOLDERS: dict[tuple[tuple[int, ...], np.dtype], np.ndarray] = {}

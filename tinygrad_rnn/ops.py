@@ -170,7 +170,7 @@ class Sigmoid(Function):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        if x.dtype.kind != "f":  # integer input: NumPy's float result, as np.tanh gives
+        if x.dtype.kind in "biu":  # integer input: NumPy's float result, as np.tanh gives
             x = x.astype(np.float64)
         one, half = _one_half(x.dtype)
         y = np.tanh(x * half)
@@ -396,13 +396,14 @@ _BASIC = (int, slice, type(None), type(Ellipsis))
 
 
 def _is_basic(index: Any) -> bool:
-    """Basic indexing (ints, slices, None, ...) never repeats an element."""
+    """Basic indexing (ints, slices, None, ...) never repeats an element and gives a view.
+    (A bool is an int to Python but a mask to NumPy: advanced.)"""
     if isinstance(index, tuple):
         for part in index:
-            if not isinstance(part, _BASIC):
+            if not isinstance(part, _BASIC) or part is True or part is False:
                 return False
         return True
-    return isinstance(index, _BASIC)
+    return isinstance(index, _BASIC) and index is not True and index is not False
 
 
 class GetItem(Function):

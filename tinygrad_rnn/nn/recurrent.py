@@ -45,7 +45,7 @@ import numpy as np
 from tinygrad_rnn.context import STATE, gc_paused, scope
 from tinygrad_rnn.creation import concat, stack, where
 from tinygrad_rnn.functional import dropout as dropout_fn
-from tinygrad_rnn.lean import free_values, step_mark, store_in
+from tinygrad_rnn.lean import free_values, output_buffer, seal, step_mark, store_in
 from tinygrad_rnn.nn.cells import (
     as_input,
     check_nonlinearity,
@@ -215,7 +215,7 @@ class _Recurrent(Module):
                 order = range(1, steps + 1) if direction == 0 else range(steps, 0, -1)
                 hs: list[Tensor] = [zero] * steps
                 # lean_graph(): each step's output is kept in one (T, B, H) array
-                buffer = np.empty((steps, batch, self.hidden_size), x.dtype) \
+                buffer = output_buffer((steps, batch, self.hidden_size), x.dtype) \
                     if STATE.lean else None
                 with scope(f"layer{layer}"), scope("bwd" if direction else "fwd"):
                     for t in order:
@@ -238,6 +238,8 @@ class _Recurrent(Module):
                             if buffer is not None:
                                 store_in(buffer, t - 1, hs[t - 1])
                             state = new
+                    if buffer is not None:
+                        seal(buffer)
                     outputs.append(stack(hs))
                 finals.append(state)
             with scope(f"layer{layer}"):

@@ -11,7 +11,10 @@ step: every tensor the step made, except its outputs (the new h and c), drops it
 The graph itself is unchanged; an array that an op saved for its backward stays alive
 through that op, every other one is freed by reference counting. A freed tensor keeps its
 shape and dtype (the engine checks gradients against them) and reads as NaN, so a value
-used by mistake is visibly wrong, never silently so; ``t.freed`` says which.
+used by mistake is visibly wrong, never silently so; ``t.freed`` says which. Only tensors
+that an op of the step made are freed (a leaf made in a step, such as a cached constant,
+may be shared with later steps). Each step's output h is kept directly in the layer's
+output array, which is made read-only once filled: later steps saved views of it.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@ constants on either side, dtype preservation through every op, creation helpers.
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -300,3 +303,21 @@ def test_tensor_function_is_the_constructor():
     t = tg.tensor([1.0, 2.0], requires_grad=True, name="v")
     assert isinstance(t, tg.Tensor) and t.requires_grad and t.name == "v"
     assert t.dtype == np.float32
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_tensors_and_parameters_pickle_and_copy_with_every_protocol(protocol):
+    from tinygrad_rnn.nn import Parameter
+
+    t = tg.Tensor(np.arange(3.0), requires_grad=True, name="w")
+    t.grad = np.ones(3)
+    p = Parameter(np.ones((2, 2)))
+    for original in (t, p):
+        back = pickle.loads(pickle.dumps(original, protocol=protocol))
+        assert type(back) is type(original)
+        np.testing.assert_array_equal(back.data, original.data)
+        assert back.requires_grad == original.requires_grad and back.name == original.name
+    back = pickle.loads(pickle.dumps(t, protocol=protocol))
+    np.testing.assert_array_equal(back.grad, t.grad)
+    clone = copy.deepcopy(t)
+    assert clone.data is not t.data and np.array_equal(clone.data, t.data)

@@ -198,6 +198,17 @@ class Tensor:
         t._origin = weakref.ref(self)
         return t
 
+    def __getstate__(self) -> dict[str, Any]:
+        """For pickle and copy: the slots and the instance dict as one dict (every pickle
+        protocol, 0 and 1 included, which cannot read slots by themselves)."""
+        state = {name: getattr(self, name) for name in _SLOTS if hasattr(self, name)}
+        state.update(self.__dict__)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+
     def requires_grad_(self, flag: bool = True) -> Tensor:
         if flag and self.data.dtype.kind != "f":
             raise TypeError(f"requires_grad_: needs floating-point data, got {self.dtype}")
@@ -450,6 +461,7 @@ class Tensor:
 
 
 _scalar_constants: dict[tuple[Any, np.dtype], Tensor] = {}
+_SLOTS = tuple(n for n in Tensor.__slots__ if n not in ("__dict__", "__weakref__"))
 
 
 def _operand(value: Any, like: Tensor) -> Tensor:

@@ -17,6 +17,7 @@ benchmark-time tools, never dependencies of tinygrad_rnn.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 import numpy as np
@@ -78,7 +79,7 @@ def setup_tinygrad(model: str, x: np.ndarray, params: dict[str, np.ndarray],
     weights = [getattr(layer, f"{name}_l0") for name in nb.PARAM_NAMES]
     xt, Gt = tg.Tensor(x), tg.Tensor(G)
     G_flat = tg.Tensor(G.reshape(-1))
-    mode = tg.lean_graph if lean else _no_mode
+    mode = tg.lean_graph if lean else nullcontext
 
     def run() -> tuple[float, dict[str, np.ndarray]]:
         for w in weights:
@@ -90,16 +91,6 @@ def setup_tinygrad(model: str, x: np.ndarray, params: dict[str, np.ndarray],
         return float(loss.data), {n: w.grad for n, w in zip(nb.PARAM_NAMES, weights, strict=True)}
 
     return run
-
-
-class _no_mode:
-    """A context manager that does nothing (the default graph mode)."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 # ---- PyTorch --------------------------------------------------------------------------

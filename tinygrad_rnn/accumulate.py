@@ -107,8 +107,6 @@ class Sum:
                 if not self.owned or type(self.dense) is not np.ndarray:
                     self.dense, self.owned = np.array(self.dense), True
                 g.add_into(self.dense)
-        elif kind is Sum:
-            self._add_dense(g.total())
         else:
             self._add_dense(g)
 

@@ -41,26 +41,20 @@ def is_grad_enabled() -> bool:
 
 def no_grad() -> AbstractContextManager[None]:
     """Run ops without recording a graph (like ``torch.no_grad``)."""
-    return _grad_mode(False)
+    return _setting("grad_enabled", False)
 
 
 def enable_grad() -> AbstractContextManager[None]:
     """Re-enable graph recording inside a ``no_grad()`` block."""
-    return _grad_mode(True)
+    return _setting("grad_enabled", True)
 
 
-@contextmanager
-def lean_graph() -> Iterator[None]:
+def lean_graph() -> AbstractContextManager[None]:
     """Record a lean graph: after each step of a cell or RNN layer, the values of the
     step's internal tensors are freed, keeping only what backward needs (see ``lean.py``).
     Gradients are unchanged; memory per step drops to about what a hand-written BPTT
     keeps. Combine with ``backward(keep_grads=False)`` for the least memory."""
-    previous = STATE.lean
-    STATE.lean = True
-    try:
-        yield
-    finally:
-        STATE.lean = previous
+    return _setting("lean", True)
 
 
 @contextmanager
@@ -91,13 +85,14 @@ def gc_paused() -> Iterator[None]:
 
 
 @contextmanager
-def _grad_mode(enabled: bool) -> Iterator[None]:
-    previous = STATE.grad_enabled
-    STATE.grad_enabled = enabled
+def _setting(name: str, value: bool) -> Iterator[None]:
+    """Set one flag of STATE for the block, restoring the previous value after it."""
+    previous = getattr(STATE, name)
+    setattr(STATE, name, value)
     try:
         yield
     finally:
-        STATE.grad_enabled = previous
+        setattr(STATE, name, previous)
 
 
 class scope:  # noqa: N801 (used like a function: ``with scope("t=3"):``)

@@ -32,9 +32,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn.context import STATE
-from tinygrad_rnn.tensor import Tensor, _ids
-
-_new = object.__new__
+from tinygrad_rnn.tensor import Tensor
 
 
 class ShapeError(ValueError):
@@ -91,24 +89,14 @@ class Function:
             raise error(f"{cls.__name__}: {e} (input shapes {shapes}; dtypes {dtypes})") from e
         if type(out) is not np.ndarray:  # a NumPy scalar, or a user op's list
             out = np.asarray(out)
-        # The output tensor, built inline (this is Tensor._make; a call here costs ~10%).
-        result = _new(Tensor)
-        result.data = out
-        result.grad = None
-        result.name = None
-        result.scope = STATE.path
-        result._id = next(_ids)
         if STATE.grad_enabled and True in needs:
             # one shared list per pattern, (True,), (True, False), ...: a list per op would
             # be one more object for the cyclic garbage collector to track
             fn.needs_grad = _NEEDS.setdefault(tuple(needs), needs)
             fn.inputs = args
-            fn.scope = result.scope
-            result.requires_grad = True
-            result._ctx = fn
-            return result
-        result.requires_grad = False
-        result._ctx = None
+            fn.scope = STATE.path
+            return Tensor._make(out, True, fn)
+        result = Tensor._make(out, False, None)
         for t in args:  # h0[0] of a detached h0 still shows where the cut was (renderer)
             if t._origin is not None:
                 result._origin = t._origin

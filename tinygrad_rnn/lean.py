@@ -44,9 +44,8 @@ def free_values(outputs: Sequence[Tensor], since: int) -> int:
     """
     if not STATE.lean:
         return 0
-    keep = {id(t) for t in outputs}
     stack = list(outputs)
-    seen: set[int] = set(keep)
+    seen = {id(t) for t in outputs}  # the outputs are kept; the rest is visited once
     freed = 0
     while stack:
         fn = stack.pop()._ctx

@@ -223,13 +223,13 @@ class MatMul(Function):
         need_a, need_b = self.needs_grad
         if a.ndim == 1 and b.ndim == 1:  # dot product: g is a scalar
             return (g * b if need_a else None), (g * a if need_b else None)
-        # Promote 1-D operands to matrices as NumPy does, then use the 2-D rule.
+        if a.ndim == 2 and b.ndim == 2:  # unwritten products: summed over uses in one matmul
+            return (Outer(g.T, b.T) if need_a else None), (Outer(a, g) if need_b else None)
+        # Promote 1-D operands to matrices as NumPy does, then use the batched 2-D rule.
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g2 = g[..., None, :] if a.ndim == 1 else g
         g2 = g2[..., None] if b.ndim == 1 else g2
-        if a.ndim == 2 and b.ndim == 2:  # unwritten products: summed over uses in one matmul
-            return (Outer(g.T, b.T) if need_a else None), (Outer(a, g) if need_b else None)
         ga = gb = None
         if need_a:
             ga = g2 @ np.swapaxes(b2, -1, -2)
@@ -262,9 +262,9 @@ class Linear(Function):
                 f"end in in_features, and b must be (O,)")
         self.x, self.w = x, w
         # x @ Wᵀ, computed as (W @ xᵀ)ᵀ for a float32 batch: OpenBLAS's sgemm with a
-        # transposed right operand is up to 1.7x slower (float64's is not; there the
-        # plain form is faster). The result is F-ordered, which NumPy's elementwise ops
-        # and matmul take at full speed.
+        # transposed right operand was 1.35-1.7x slower for every RNN shape measured
+        # (float64 gains nothing from it). The result is F-ordered, which NumPy's
+        # elementwise ops and matmul take at full speed.
         if x.ndim == 2 and x.shape[0] > 1 and x.dtype == np.float32:
             y = (w @ x.T).T
         else:
@@ -452,14 +452,15 @@ class Stack(Function):
 
     def forward(self, *xs: np.ndarray, axis: int = 0) -> np.ndarray:
         y = stacked(xs) if axis == 0 else None  # a lean layer's outputs: already stacked
-        if y is None and xs and not xs[0].flags.c_contiguous:
-            # F-ordered pieces (Linear's float32 outputs) would stack into an array that
-            # is neither C- nor F-ordered, which every later reshape copies: ask for C.
-            shape = list(xs[0].shape)
-            shape.insert(axis % (len(shape) + 1), len(xs))
-            y = np.stack(xs, axis=axis, out=np.empty(shape, np.result_type(*xs)))
-        elif y is None:
-            y = np.stack(xs, axis=axis)
+        if y is None:
+            out = None
+            if xs and not xs[0].flags.c_contiguous:
+                # F-ordered pieces (Linear's float32 outputs) would stack into an array
+                # neither C- nor F-ordered, which every later reshape copies: ask for C.
+                shape = list(xs[0].shape)
+                shape.insert(axis % (len(shape) + 1), len(xs))
+                out = np.empty(shape, np.result_type(*xs))
+            y = np.stack(xs, axis=axis, out=out)
         self.axis = axis % y.ndim
         return y
 

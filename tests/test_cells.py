@@ -176,7 +176,7 @@ def test_every_node_is_stamped_with_the_cell_scope() -> None:
     cell = LSTMCell(2, 3, rng=0)
     with tg.scope("t=3"):
         h, c = cell(tg.randn(1, 2, rng=0), (tg.zeros(1, 3), tg.zeros(1, 3)))
-    nodes = [t for t in tg.topological_order(h + c) if t._ctx is not None][1:]
+    nodes = [t for t in tg.topological_order(h + c) if t.grad_fn is not None][1:]
     assert nodes and all(t.scope == "t=3/LSTMCell" for t in nodes)
     assert (h.name, c.name) == ("h", "c")
     assert LSTMCell.scope_name == "LSTMCell" and SimpleGRUCell.scope_name == "SimpleGRUCell"

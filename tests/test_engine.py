@@ -209,8 +209,8 @@ def test_no_grad_records_nothing():
         with tg.enable_grad():
             z = x * 2.0
     assert tg.is_grad_enabled()
-    assert y._ctx is None and not y.requires_grad
-    assert z._ctx is not None and z.requires_grad
+    assert y.grad_fn is None and not y.requires_grad
+    assert z.grad_fn is not None and z.requires_grad
     with pytest.raises(RuntimeError):
         y.sum().backward()
 
@@ -226,9 +226,9 @@ def test_scopes_nest_and_stamp_tensors_and_ops():
             new_leaf = tg.Tensor([1.0])
         z = y + 1.0
     assert tg.current_scope() == ""
-    assert y.scope == y._ctx.scope == "layer0/fwd/t=3"
+    assert y.scope == y.grad_fn.scope == "layer0/fwd/t=3"
     assert new_leaf.scope == "layer0/fwd/t=3"
-    assert z.scope == z._ctx.scope == "layer0"
+    assert z.scope == z.grad_fn.scope == "layer0"
     assert x.scope == ""
 
 
@@ -248,7 +248,7 @@ def test_detach_cuts_the_graph_and_remembers_its_origin():
     x, w = leaf([1.0, 2.0]), leaf([3.0, 4.0])
     h = x * w
     d = h.detach()
-    assert d._ctx is None and not d.requires_grad and d.is_leaf
+    assert d.grad_fn is None and not d.requires_grad and d.is_leaf
     assert d._origin() is h
     assert np.shares_memory(d.data, h.data)
     (d * w).sum().backward()  # no gradient flows through d back to x
@@ -265,7 +265,7 @@ def test_topological_order_puts_every_tensor_before_its_inputs():
     position = {id(t): i for i, t in enumerate(order)}
     assert order[0] is c and len(order) == 4
     for t in order:
-        for inp in (t._ctx.inputs if t._ctx else ()):
+        for inp in (t.grad_fn.inputs if t.grad_fn else ()):
             if inp.requires_grad:
                 assert position[id(t)] < position[id(inp)]
 
@@ -335,7 +335,7 @@ def _graph():
     hidden = (x @ w).tanh()
     loss = (hidden * hidden).sum()
     loss.backward()
-    return x, w, loss, weakref.ref(hidden), weakref.ref(hidden._ctx), weakref.ref(loss._ctx)
+    return x, w, loss, weakref.ref(hidden), weakref.ref(hidden.grad_fn), weakref.ref(loss.grad_fn)
 
 
 def test_graph_is_freed_by_refcounting_alone():

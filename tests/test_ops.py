@@ -82,7 +82,7 @@ def test_primitive_rows_build_their_op(spec):
         rng = np.random.default_rng(trial)
         case = spec.cases(RandomChooser(rng, trial))
         out = spec.build(*spec.inputs(case, rng), **case.options)
-        assert type(out._ctx) is spec.op_class, (spec.name, case.describe())
+        assert type(out.grad_fn) is spec.op_class, (spec.name, case.describe())
 
 
 # ---- gradients: property tests against numeric differences --------------------------------

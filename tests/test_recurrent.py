@@ -276,7 +276,7 @@ def test_full_lengths_add_no_masking_ops() -> None:
     out, _ = rnn(tg.randn(3, 2, 2, rng=0), lengths=[3, 3])
     plain, _ = rnn(tg.randn(3, 2, 2, rng=0))
     np.testing.assert_array_equal(out.data, plain.data)
-    ops = {t._ctx.name for t in tg.topological_order(out) if t._ctx is not None}
+    ops = {t.grad_fn.name for t in tg.topological_order(out) if t.grad_fn is not None}
     assert "Where" not in ops
 
 
@@ -287,7 +287,7 @@ def test_every_cell_node_knows_layer_direction_step_and_cell() -> None:
     lstm = LSTM(2, 3, num_layers=2, bidirectional=True, rng=0)
     out, (hn, cn) = lstm(tg.randn(3, 1, 2, rng=0))
     nodes = [t for t in tg.topological_order(out.sum() + hn.sum() + cn.sum())
-             if t._ctx is not None and t._ctx.name == "Sigmoid"]
+             if t.grad_fn is not None and t.grad_fn.name == "Sigmoid"]
     scopes = sorted({t.scope for t in nodes})
     assert scopes == sorted(f"layer{k}/{d}/t={t}/LSTMCell" for k in range(2)
                             for d in ("fwd", "bwd") for t in range(1, 4))
@@ -306,8 +306,8 @@ def test_step_tensors_are_named_for_the_renderer() -> None:
 def test_backward_direction_steps_are_labelled_by_position_and_run_last_to_first() -> None:
     rnn = RNN(1, 1, bidirectional=True, rng=0)
     out, _ = rnn(tg.randn(3, 1, 1, rng=0))
-    tanhs = [t for t in tg.topological_order(out) if t._ctx is not None
-             and t._ctx.name == "Tanh" and t.scope.startswith("layer0/bwd")]
+    tanhs = [t for t in tg.topological_order(out) if t.grad_fn is not None
+             and t.grad_fn.name == "Tanh" and t.scope.startswith("layer0/bwd")]
     by_creation = [t.scope for t in sorted(tanhs, key=lambda t: t._id)]
     assert by_creation == [f"layer0/bwd/t={t}/RNNCell" for t in (3, 2, 1)]
 

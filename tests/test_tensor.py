@@ -98,7 +98,7 @@ def test_properties():
     assert len(t) == 2 and t.name == "W" and t.requires_grad
     assert t.is_leaf and t.grad_fn is None and t.grad is None
     y = t * 2.0
-    assert not y.is_leaf and y.grad_fn is y._ctx and y.grad_fn.name == "Mul"
+    assert not y.is_leaf and y.grad_fn.name == "Mul"
     assert y.grad_fn.inputs[0] is t
 
 
@@ -145,7 +145,7 @@ def test_truth_value():
 def test_comparisons_give_boolean_masks_outside_the_graph():
     x = tg.Tensor(np.array([-1.0, 0.0, 2.0]), requires_grad=True)
     mask = x > 0
-    assert mask.dtype == np.bool_ and not mask.requires_grad and mask._ctx is None
+    assert mask.dtype == np.bool_ and not mask.requires_grad and mask.grad_fn is None
     assert mask.data.tolist() == [False, False, True]
     assert (x <= 0).data.tolist() == [True, True, False]
 

@@ -43,7 +43,7 @@ def test_detach_state_keeps_structure_and_cuts_every_tensor():
             elif a is None:
                 assert b is None
             else:
-                assert b._ctx is None and not b.requires_grad and b._origin() is a
+                assert b.grad_fn is None and not b.requires_grad and b._origin() is a
                 np.testing.assert_array_equal(b.data, a.data)
     with pytest.raises(TypeError, match="got ndarray"):
         detach_state(np.zeros(2))
@@ -170,11 +170,11 @@ def test_state_entering_a_window_is_a_detached_copy_of_the_last_one():
 
     result = truncated_bptt(recording_step, 6, params[3], k=3)
     assert seen[0] is params[3]  # the initial state is not detached (it may be learned)
-    assert seen[3]._ctx is None and not seen[3].requires_grad
+    assert seen[3].grad_fn is None and not seen[3].requires_grad
     assert seen[3]._origin() is made[2]  # remembers the cut, for the graph renderer
     np.testing.assert_array_equal(seen[3].data, made[2].data)
     assert seen[4] is made[3]  # inside a window the state flows through the graph
-    assert result.state._ctx is None and result.state._origin() is made[5]
+    assert result.state.grad_fn is None and result.state._origin() is made[5]
 
 
 # ---- an LSTM-style (h, c) state, checked with numeric differences -----------------------------

@@ -42,7 +42,7 @@ def topological_order(root: Tensor, *, all_inputs: bool = False) -> list[Tensor]
     nodes = [root]
     seen = {root}
     for t in nodes:  # the list grows while we walk it: a breadth-first search
-        fn = t._ctx
+        fn = t.grad_fn
         if fn is not None:
             for inp in fn.inputs:
                 if (all_inputs or inp.requires_grad) and inp not in seen:
@@ -93,7 +93,7 @@ def backward(root: Tensor, grad: Any = None, *, keep_grads: bool = True,
                              f"{root.shape}; they must be equal")
 
     order = topological_order(root)
-    leaves = [t for t in order if t._ctx is None] if contributions else []
+    leaves = [t for t in order if t.grad_fn is None] if contributions else []
     for t in leaves:
         t.contributions = []
     # pending: the gradients not yet passed on. A value is an array an op handed out (it
@@ -106,7 +106,7 @@ def backward(root: Tensor, grad: Any = None, *, keep_grads: bool = True,
             continue
         if type(g) is not np.ndarray:  # a Sum, Outer or Scatter: write it out now
             g = dense(g)
-        fn = t._ctx
+        fn = t.grad_fn
         if fn is None:  # a leaf: keep its own copy, so no array is shared between leaves
             t.grad = g.copy() if t.grad is None else t.grad + g
             continue
@@ -123,7 +123,7 @@ def backward(root: Tensor, grad: Any = None, *, keep_grads: bool = True,
                 g_in = _unbroadcast(fn, inp, g_in)
             if g_in.dtype is not data.dtype and g_in.dtype != data.dtype:
                 g_in = dense(g_in).astype(data.dtype)  # a float64 tensor met a float32 weight
-            if contributions and inp._ctx is None:
+            if contributions and inp.grad_fn is None:
                 g_in = dense(g_in)
                 inp.contributions.append(Contribution(fn.scope, fn.name, g_in))  # type: ignore[union-attr]
             previous = pending.get(inp)

@@ -21,7 +21,7 @@ a weight in one matrix product (``accumulate.py``; ``Linear``, ``MatMul`` and ``
 do this).
 
 ``apply`` runs ``forward`` and, when grad mode is on and some input requires grad, makes
-the op the output's creator (``out._ctx``): the op keeps its inputs, so the output knows
+the op the output's creator (``out.grad_fn``): the op keeps its inputs, so the output knows
 its whole history. That chain of creators *is* the computation graph.
 """
 

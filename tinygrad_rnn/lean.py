@@ -1,7 +1,7 @@
 """A lean graph: free the values inside each time step that backward does not need.
 
 By default the graph keeps every intermediate tensor with its value, so a learner can
-inspect any node (``out._ctx.inputs[0].data``) and the renderer can print values. That
+inspect any node (``out.grad_fn.inputs[0].data``) and the renderer can print values. That
 costs memory: an LSTM step makes about 20 tensors of (batch, hidden) or (batch, 4·hidden),
 while its backward needs only the 7 that the ops saved (the gate activations, c, tanh(c),
 h) -- which is all a hand-written BPTT keeps.
@@ -48,13 +48,13 @@ def free_values(outputs: Sequence[Tensor], since: int) -> int:
     seen = {id(t) for t in outputs}  # the outputs are kept; the rest is visited once
     freed = 0
     while stack:
-        fn = stack.pop()._ctx
+        fn = stack.pop().grad_fn
         if fn is None:
             continue
         for inp in fn.inputs:
             # only what an op of this step made: a leaf made in the step may be shared
             # (a cached constant such as the 1.0 of 1 - z serves every later step too)
-            if inp._ctx is None or inp._id < since or id(inp) in seen:
+            if inp.grad_fn is None or inp._id < since or id(inp) in seen:
                 continue
             seen.add(id(inp))
             stack.append(inp)

@@ -77,9 +77,9 @@ def _collect_params(params: Any, owner: str) -> list[Tensor]:
             raise ValueError(f"{owner}: params[{i}] (shape {p.shape}, name {p.name!r}) does not "
                              f"require grad, so it never gets a gradient; use nn.Parameter or "
                              f"requires_grad=True")
-        if p._ctx is not None:
+        if p.grad_fn is not None:
             raise ValueError(f"{owner}: params[{i}] (shape {p.shape}) was computed by an op "
-                             f"({p._ctx.name}); only leaf tensors (parameters) can be optimized")
+                             f"({p.grad_fn.name}); only leaf tensors (parameters) can be optimized")
         if id(p) in seen:
             raise ValueError(f"{owner}: params[{i}] (shape {p.shape}, name {p.name!r}) appears "
                              f"twice; each parameter must be listed once")

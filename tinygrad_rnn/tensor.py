@@ -1,6 +1,6 @@
 """``Tensor``: a NumPy array that remembers which op made it from which inputs.
 
-Every op on tensors returns a new tensor whose ``_ctx`` is the op (a ``Function``) holding
+Every op on tensors returns a new tensor whose ``grad_fn`` is the op (a ``Function``) holding
 the input tensors. ``backward()`` walks that chain in reverse (see ``engine.py``). Nothing
 here knows about time steps: an RNN is a Python loop of ops, and its unrolled graph is just
 a long chain of these nodes.
@@ -60,14 +60,14 @@ class Tensor:
 
     # The attributes every tensor has are slots: an op's output sets these seven and gets
     # no per-object dict (smaller graphs; measured for speed: no difference either way).
-    __slots__ = ("data", "grad", "requires_grad", "name", "scope", "_ctx", "_id",
+    __slots__ = ("data", "grad", "requires_grad", "name", "scope", "grad_fn", "_id",
                  "__dict__", "__weakref__")
     data: np.ndarray
     grad: np.ndarray | None
     requires_grad: bool
     name: str | None  # a slot too: the layers name every step's x, h and c
     scope: str
-    _ctx: Function | None
+    grad_fn: Function | None  # the op that made this tensor (None: a leaf or a constant)
     _id: int
     # Rarely set attributes: class defaults, overridden in the instance's __dict__.
     _origin: weakref.ref[Tensor] | None = None
@@ -101,7 +101,7 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self.name = name
         self.scope = STATE.path
-        self._ctx = None
+        self.grad_fn = None
         self._id = next(_ids)
         self._origin = None
         self.contributions = None
@@ -115,7 +115,7 @@ class Tensor:
         t.name = None
         t.requires_grad = requires_grad
         t.scope = STATE.path
-        t._ctx = ctx
+        t.grad_fn = ctx
         t._id = next(_ids)
         return t
 
@@ -159,13 +159,8 @@ class Tensor:
         return self.data.size
 
     @property
-    def grad_fn(self) -> Function | None:
-        """The op that created this tensor (None for leaves and constants)."""
-        return self._ctx
-
-    @property
     def is_leaf(self) -> bool:
-        return self._ctx is None
+        return self.grad_fn is None
 
     def numel(self) -> int:
         return self.data.size
@@ -242,8 +237,8 @@ class Tensor:
         extras = [f"shape={self.shape}", f"dtype={self.dtype}"]
         if self.requires_grad:
             extras.append("requires_grad=True")
-        if self._ctx is not None:
-            extras.append(f"grad_fn={self._ctx.name}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn={self.grad_fn.name}")
         if self.name:
             extras.append(f"name={self.name!r}")
         if self.scope:

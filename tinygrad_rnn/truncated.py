@@ -7,7 +7,7 @@ usual; between windows the state is carried forward *by value* with ``.detach()`
 
     state = state.detach()      # a new leaf: same numbers, no history
 
-``detach()`` returns a tensor with the same data but no creator (``_ctx is None``) and
+``detach()`` returns a tensor with the same data but no creator (``grad_fn is None``) and
 ``requires_grad=False``, so the graph walk of the next window stops there: the graph of the
 earlier windows is no longer reachable from the new losses, and Python frees it once the
 window's ``backward()`` has run. Each update then walks only k steps: O(k) time and memory,

@@ -271,14 +271,14 @@ def _collect(roots: list[Tensor], cutoff: bool,
 
 def _is_inline_constant(t: Tensor) -> bool:
     """A one-element unnamed constant (the 1.0 in 1 - z): shown inside its op's label."""
-    return (t._ctx is None and not t.requires_grad and t.data.size == 1 and not t.name
+    return (t.grad_fn is None and not t.requires_grad and t.data.size == 1 and not t.name
             and t._origin is None)
 
 
 def _made_in(t: Tensor, cell: NodeSpec) -> bool:
     """Whether tensor t was made in the scope that the collapsed ``cell`` node stands for
     (and in the same time step)."""
-    return t._ctx is not None and any(m.scope == t.scope for m in cell.members[:1])
+    return t.grad_fn is not None and any(m.scope == t.scope for m in cell.members[:1])
 
 
 def _edges(tensors: list[Tensor], rep: dict[Tensor, Key], inline: set[Tensor],
@@ -288,7 +288,7 @@ def _edges(tensors: list[Tensor], rep: dict[Tensor, Key], inline: set[Tensor],
     flow back along it."""
     edges: dict[tuple[Key, Key], _Edge] = {}
     for v in tensors:
-        fn = v._ctx
+        fn = v.grad_fn
         if fn is None:
             continue
         vjps: Sequence[np.ndarray | None] | None = None
@@ -305,7 +305,7 @@ def _edges(tensors: list[Tensor], rep: dict[Tensor, Key], inline: set[Tensor],
                 if view != "folded" or split_time(u.scope)[1] == split_time(v.scope)[1]:
                     continue
             e = edges.setdefault((src, dst), _Edge())
-            if u._ctx is None and u.requires_grad:
+            if u.grad_fn is None and u.requires_grad:
                 e.uses += 1  # one more use of a parameter (labelled ×n when merged)
             if u.name and u.name not in e.names:
                 e.names.append(u.name)
@@ -326,9 +326,9 @@ def _edges(tensors: list[Tensor], rep: dict[Tensor, Key], inline: set[Tensor],
 def _vjps(v: Tensor) -> Sequence[np.ndarray | None]:
     """The gradient v's op sends to each input, recomputed from v.grad (ops keep what
     their backward needs, and backward has no side effects)."""
-    assert v._ctx is not None and v.grad is not None
+    assert v.grad_fn is not None and v.grad is not None
     try:
-        return v._ctx.backward(v.grad)
+        return v.grad_fn.backward(v.grad)
     except Exception:  # an op that cannot be replayed: draw that edge without heat
         return ()
 
@@ -400,7 +400,7 @@ def _extra_lines(t: Tensor, show: str) -> list[str]:
 
 def _op_title(t: Tensor, inline: set[Tensor]) -> str:
     """The op's name, with inlined constants and short arguments: Sub(1, ·), Pow(·, 2)."""
-    fn = t._ctx
+    fn = t.grad_fn
     assert fn is not None
     name = fn.name
     if name == "GetItem":
@@ -423,7 +423,7 @@ def _node_label(spec: NodeSpec, show: str, names: dict[Tensor, str],
     t = spec.members[0]
     if spec.title:  # folded entry: x_t
         lines = [spec.title, _shape(t)]
-    elif t._ctx is None:
+    elif t.grad_fn is None:
         name = t.name or names.get(t)
         if spec.kind == "data" and name is None:
             name = "zeros" if not np.any(t.data) else "input"
@@ -463,7 +463,7 @@ def _node_attrs(spec: NodeSpec, norm: float | None, scale: heat.LogScale, heated
                      margin="0.06,0.03", color="#666666")
     if norm is not None:
         attrs["tooltip"] = f"|grad| = {norm:.3e}"
-    if kind in ("state", "cell") and spec.members and spec.members[0]._ctx is not None:
+    if kind in ("state", "cell") and spec.members and spec.members[0].grad_fn is not None:
         before, step, _ = split_time(spec.members[0].scope)
         if step is not None:  # keep each layer's chain of states on one straight line
             attrs["group"] = _escape(before or "steps")
@@ -506,7 +506,7 @@ def _edge_ends(src: Key, dst: Key, nodes: dict[Key, NodeSpec],
 
 
 def _time_key(spec: NodeSpec) -> tuple[tuple[bool, str], int] | None:
-    if not spec.members or spec.members[0]._ctx is None:
+    if not spec.members or spec.members[0].grad_fn is None:
         return None
     before, t, _ = split_time(spec.members[0].scope)
     return ((spec.ghost, before), t) if t is not None else None

@@ -40,7 +40,7 @@ class NodeSpec:
 
 
 def _own_kind(t: Tensor) -> str:
-    if t._ctx is None:
+    if t.grad_fn is None:
         if t._origin is not None:
             return "detached"
         return "param" if t.requires_grad else "data"
@@ -71,7 +71,7 @@ def assign(tensors: Iterable[Tensor], view: str, roots: set[Tensor],
     def own(t: Tensor, i: int) -> Key:
         ghost = t in ghosts
         kind = _own_kind(t)
-        if t._ctx is None and (t.requires_grad or t._origin is not None):
+        if t.grad_fn is None and (t.requires_grad or t._origin is not None):
             # parameters are drawn once, outside the time clusters, with an edge per use
             cluster: tuple[str, ...] = (GHOST_CLUSTER,) if ghost else ()
         else:  # data made inside a step (x_t sliced from a constant input) stays there
@@ -84,10 +84,10 @@ def assign(tensors: Iterable[Tensor], view: str, roots: set[Tensor],
     group_of: dict[Tensor, Key] = {}
     if view != "ops":
         for t in tensors:
-            if view == "folded" and t._ctx is None and not t.requires_grad and t.name \
+            if view == "folded" and t.grad_fn is None and not t.requires_grad and t.name \
                     and _has_time(t.scope):  # x_t sliced from a constant input
                 group_of[t] = ("entry", split_time(t.scope)[0], t.name)
-            if t._ctx is None or t in roots:
+            if t.grad_fn is None or t in roots:
                 continue
             if view == "cells":
                 if not t.name and t.scope:
@@ -97,8 +97,8 @@ def assign(tensors: Iterable[Tensor], view: str, roots: set[Tensor],
                 if step is None:
                     if not t.name and t.scope:
                         group_of[t] = ("cell", False, t.scope)
-                elif t.name and not any(_has_time(i.scope) for i in t._ctx.inputs
-                                        if i._ctx is not None):
+                elif t.name and not any(_has_time(i.scope) for i in t.grad_fn.inputs
+                                        if i.grad_fn is not None):
                     group_of[t] = ("entry", before, t.name)  # x_t: enters each step
                 else:
                     group_of[t] = ("fold", before)
@@ -115,7 +115,7 @@ def assign(tensors: Iterable[Tensor], view: str, roots: set[Tensor],
             spec = nodes[key] = _group_spec(key)
         spec.members.append(t)
     for key, spec in nodes.items():
-        if key[0] == "t" and spec.members[0]._ctx is not None:
+        if key[0] == "t" and spec.members[0].grad_fn is not None:
             # a named tensor made inside a collapsed scope (h inside LSTMCell) sits beside
             # that cell's node, not in a cluster of its own
             t = spec.members[0]

@@ -113,7 +113,7 @@ def test_the_renderer_marks_freed_values():
 
 
 def test_a_lean_layer_keeps_its_outputs_in_one_array_without_a_stacked_copy():
-    from tinygrad_rnn.lean import output_buffer, stacked, store_in
+    from tinygrad_rnn.fast.lean import output_buffer, stacked, store_in
 
     with tg.lean_graph():
         buffer = output_buffer((3, 2), np.dtype(np.float64))
@@ -158,7 +158,7 @@ def test_lean_graph_keeps_about_what_backward_needs():
 def test_a_lean_first_step_does_not_free_shared_constants():
     # the 1.0 of GRU's (1 - z) is one cached constant tensor for the whole process; if the
     # first step that creates it is lean, it must not be freed (later uses would read NaN)
-    from tinygrad_rnn.tensor import _scalar_constants
+    from tinygrad_rnn.fast import _CONSTANTS as _scalar_constants
 
     _scalar_constants.clear()
     gru = GRU(3, 4, rng=0)

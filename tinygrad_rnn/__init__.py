@@ -11,10 +11,10 @@ written anywhere -- it emerges from one generic graph walk over the unrolled seq
     (1, 1)
 """
 
+from tinygrad_rnn import fast
 from tinygrad_rnn.context import (
     current_scope,
     enable_grad,
-    gc_paused,
     is_grad_enabled,
     lean_graph,
     no_grad,
@@ -32,6 +32,8 @@ from tinygrad_rnn.creation import (
     zeros,
 )
 from tinygrad_rnn.engine import Contribution, topological_order
+from tinygrad_rnn.fast import gc_paused
+from tinygrad_rnn.fast import rules as _fast_rules  # noqa: F401  (registers the fast rules)
 from tinygrad_rnn.function import Function, ShapeError
 from tinygrad_rnn.gradcheck import GradcheckError, gradcheck
 from tinygrad_rnn.rng import manual_seed
@@ -41,6 +43,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Contribution",
+    "fast",
     "Function",
     "GradcheckError",
     "ShapeError",

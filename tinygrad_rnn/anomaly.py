@@ -11,21 +11,24 @@ vector-Jacobian product right after the op's backward. The first non-finite valu
 direction and time step (``layer0/fwd/t=7/RNNCell``) -- and its input shapes. In an
 exploding RNN this points at the step where the values (or gradients) overflowed.
 
-How: the engine is not changed. Entering the block temporarily replaces
-``Function.apply`` (which every op goes through) and the ``backward`` method of every
-``Function`` subclass with checking wrappers; leaving it restores them. The checks cost a
-pass over every array, so use the mode to debug, not to train.
+How: the engine is not changed. While some thread is inside the block, ``Function.apply``
+(which every op goes through), the ``backward`` method of every ``Function`` subclass and
+the fast path's backward rules are replaced with checking wrappers; when the last thread
+leaves, they are restored. The mode is per thread, as PyTorch's: the wrappers check only
+in a thread that is inside the block. The checks cost a pass over every array, so use the
+mode to debug, not to train.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.accumulate import dense
+from tinygrad_rnn import fast
 from tinygrad_rnn.context import STATE
 from tinygrad_rnn.function import Function
 from tinygrad_rnn.tensor import Tensor
@@ -75,7 +78,7 @@ def _subclasses(base: type) -> list[type]:
 def _checked_apply(original: Callable[..., Tensor]) -> Any:
     def apply(cls: type[Function], *args: Any, **kwargs: Any) -> Tensor:
         out = original(cls, *args, **kwargs)
-        kind = _kind(out.data)
+        kind = _kind(out.data) if STATE.anomaly and STATE.anomaly_forward else None
         if kind is not None:
             shapes = [np.shape(a.data if isinstance(a, Tensor) else a) for a in args]
             bad = [i for i, a in enumerate(args)
@@ -91,8 +94,10 @@ def _checked_apply(original: Callable[..., Tensor]) -> Any:
 def _checked_backward(original: Callable[..., Any]) -> Callable[..., Any]:
     def backward(self: Function, grad: np.ndarray) -> Any:
         grads = original(self, grad)
+        if not (STATE.anomaly and STATE.anomaly_backward):
+            return grads
         for i, g in enumerate(grads):
-            kind = _kind(dense(g))  # the values written out (the engine gets g unchanged)
+            kind = _kind(fast.to_array(g))  # the values written out (the engine gets g unchanged)
             if kind is not None:
                 shapes = [t.shape for t in getattr(self, "inputs", ())]
                 came_in = _kind(np.asarray(grad))
@@ -105,36 +110,61 @@ def _checked_backward(original: Callable[..., Any]) -> Callable[..., Any]:
     return backward
 
 
-_depth = 0  # nesting depth: only the outermost block patches and restores
+_lock = threading.Lock()
+_users = 0  # how many threads are inside a block: the first patches, the last restores
+_saved: list[tuple[Any, Any, Any]] = []  # (class or rule table, name or key, original)
 
 
 @contextmanager
 def detect_anomaly(forward: bool = True, backward: bool = True) -> Iterator[None]:
     """Raise ``AnomalyError`` at the first NaN/inf made by an op's forward (``forward``) or
-    by its backward (``backward``) inside the block. Nested blocks are allowed."""
-    global _depth
-    if _depth:
-        _depth += 1
-        try:
-            yield
-        finally:
-            _depth -= 1
-        return
-    saved_apply = Function.__dict__["apply"]
-    saved_backward: dict[Any, Any] = {}  # class -> its own backward
-    if forward:
-        Function.apply = _checked_apply(saved_apply.__func__)  # type: ignore[method-assign]
-    if backward:
-        for op in _subclasses(Function):
-            if "backward" in op.__dict__:
-                cls: Any = op
-                saved_backward[cls] = cls.__dict__["backward"]
-                cls.backward = _checked_backward(cls.__dict__["backward"])
-    _depth = 1
+    by its backward (``backward``) inside the block, in this thread. Nested blocks are
+    allowed."""
+    previous = (STATE.anomaly, STATE.anomaly_forward, STATE.anomaly_backward)
+    _enter()
+    STATE.anomaly, STATE.anomaly_forward, STATE.anomaly_backward = True, forward, backward
     try:
         yield
     finally:
-        _depth = 0
-        Function.apply = saved_apply  # type: ignore[method-assign]
-        for klass, method in saved_backward.items():
-            klass.backward = method
+        STATE.anomaly, STATE.anomaly_forward, STATE.anomaly_backward = previous
+        _leave()
+
+
+def _enter() -> None:
+    global _users
+    with _lock:
+        _users += 1
+        if _users == 1:
+            _patch()
+
+
+def _leave() -> None:
+    global _users
+    with _lock:
+        _users -= 1
+        if _users == 0:
+            _restore()
+
+
+def _patch() -> None:
+    """Wrap apply, every op's own backward and every fast backward rule."""
+    saved_apply = Function.__dict__["apply"]
+    _saved.append((Function, "apply", saved_apply))
+    Function.apply = _checked_apply(saved_apply.__func__)  # type: ignore[method-assign]
+    for op in _subclasses(Function):
+        if "backward" in op.__dict__:
+            cls: Any = op
+            _saved.append((cls, "backward", cls.__dict__["backward"]))
+            cls.backward = _checked_backward(cls.__dict__["backward"])
+    for op, rule in list(fast.BACKWARD.items()):
+        _saved.append((fast.BACKWARD, op, rule))
+        fast.BACKWARD[op] = _checked_backward(rule)
+
+
+def _restore() -> None:
+    for owner, key, original in _saved:
+        if isinstance(owner, dict):
+            owner[key] = original
+        else:
+            setattr(owner, key, original)
+    _saved.clear()

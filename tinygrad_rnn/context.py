@@ -1,32 +1,46 @@
-"""Global recording state: whether ops build a graph, and the current scope path.
+"""Recording state: whether ops build a graph, and the current scope path -- per thread.
 
-Three small pieces of state live here, shared by every op:
+Small pieces of state, read by every op of the calling thread:
 
 * grad mode -- inside ``no_grad()`` ops compute values but record no graph (evaluation,
   numeric differences, optimizer updates);
 * lean mode -- inside ``lean_graph()`` the cells and layers free the values of each
-  step's internal tensors once the step is done (memory, not speed);
+  step's internal tensors once the step is done (memory, not speed; see ``fast/``);
 * the scope stack -- ``with scope("t=3"):`` stamps every tensor created inside with the
   path of the open scopes (``"layer0/fwd/t=3"``). The engine never looks at it; the RNN
   layers open one scope per layer, direction and time step, and the renderer and the
-  gradient-flow analysis group nodes by it.
+  gradient-flow analysis group nodes by it;
+* anomaly mode and whether the fast path is on (set by ``anomaly.py`` and ``fast/``).
+
+Each thread has its own copy (``threading.local``), as in PyTorch: one thread inside
+``no_grad()`` does not stop another thread's ops from being recorded.
 """
 
 from __future__ import annotations
 
-import gc
+import itertools
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
+# Every tensor gets the next creation number: a tensor is always newer than its inputs.
+new_id = itertools.count().__next__
 
-class _State:
-    """Mutable module state (one object, so hot paths read one global)."""
+# TINYGRAD_RNN_PLAIN=1 (read once, at import) starts every thread with the fast path off.
+FAST_DEFAULT = os.environ.get("TINYGRAD_RNN_PLAIN", "").strip() in ("", "0")
 
-    __slots__ = ("grad_enabled", "lean", "scopes", "path")
+
+class _State(threading.local):
+    """The calling thread's recording state (one object, so hot paths read one global;
+    each thread sees its own attributes, initialised by ``__init__`` on first use)."""
 
     def __init__(self) -> None:
         self.grad_enabled = True
         self.lean = False  # lean_graph(): cells free their internal values after each step
+        self.anomaly = False  # detect_anomaly(): check every op's values (anomaly.py)
+        self.anomaly_forward = self.anomaly_backward = True  # ... in these phases
+        self.fast = FAST_DEFAULT  # the speed machinery of fast/ is used
         self.scopes: list[str] = []
         self.path = ""  # "/".join(scopes), cached because every new tensor reads it
 
@@ -51,42 +65,16 @@ def enable_grad() -> AbstractContextManager[None]:
 
 def lean_graph() -> AbstractContextManager[None]:
     """Record a lean graph: after each step of a cell or RNN layer, the values of the
-    step's internal tensors are freed, keeping only what backward needs (see ``lean.py``).
+    step's internal tensors are freed, keeping only what backward needs (see
+    ``fast/lean.py``; a part of the fast path, so it does nothing when that is off).
     Gradients are unchanged; memory per step drops to about what a hand-written BPTT
     keeps. Combine with ``backward(keep_grads=False)`` for the least memory."""
     return _setting("lean", True)
 
 
 @contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause CPython's cyclic garbage collector while a long graph is recorded.
-
-    An unrolled graph is many small objects (tensors, ops, their input tuples) that all
-    live until backward; the generational collector re-scans them as they age -- at
-    T = 10,000 one full pass over the whole heap per forward -- so without the pause a
-    step costs more the longer the sequence. The graph has no reference cycles, so
-    reference counting frees it all the same. The RNN layers record inside this; use it
-    around a hand-written loop over a cell too.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        if gc.get_freeze_count() == 0:  # never unfreeze what the program froze itself
-            # Move what was allocated meanwhile to the oldest generation in one list
-            # splice; otherwise the first young collection after gc.enable() would scan
-            # the whole new graph.
-            gc.freeze()
-            gc.unfreeze()
-        gc.enable()
-
-
-@contextmanager
 def _setting(name: str, value: bool) -> Iterator[None]:
-    """Set one flag of STATE for the block, restoring the previous value after it."""
+    """Set one flag of this thread's STATE for the block, restoring the previous value after it."""
     previous = getattr(STATE, name)
     setattr(STATE, name, value)
     try:

@@ -5,8 +5,13 @@
 made it for the vector-Jacobian products of its inputs. A tensor used several times --
 a weight used by the same cell at every time step -- receives one contribution per use,
 and they are *added*: that sum is backpropagation through time. No RNN-specific code
-exists anywhere; BPTT is this generic loop run over an unrolled sequence. (How the
-contributions are added -- a weight's T uses in one matrix product -- is accumulate.py.)
+exists anywhere; BPTT is this generic loop run over an unrolled sequence.
+
+Three calls go through the fast path's seam (``fast/``): ``fast.vjp(fn, g)``, which is
+``fn.backward(g)``; ``fast.add(a, b)``, which is ``a + b``; and ``fast.to_array(g)``,
+which is ``g``. With the fast path on, they may instead keep a weight's T per-use
+gradients as factors and multiply them in one product (``fast/grads.py``); with it off
+(``TINYGRAD_RNN_PLAIN=1``) they are exactly the textbook steps.
 
 The walk is iterative (a loop over a list), so a 100,000-node graph needs no recursion.
 """
@@ -14,13 +19,15 @@ The walk is iterative (a loop over a list), so a 100,000-node graph needs no rec
 from __future__ import annotations
 
 from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from tinygrad_rnn.accumulate import Sum, dense
-from tinygrad_rnn.function import unbroadcast
-from tinygrad_rnn.tensor import Tensor
+from tinygrad_rnn import fast
+
+if TYPE_CHECKING:
+    from tinygrad_rnn.function import Function
+    from tinygrad_rnn.tensor import Tensor
 
 
 class Contribution(NamedTuple):
@@ -69,9 +76,48 @@ def backward(root: Tensor, grad: Any = None, *, keep_grads: bool = True,
         one ``Contribution`` per use of the leaf in this call, in the order the uses were
         made, which sum to this call's gradient (the per-time-step terms of BPTT).
       * Arrays handed out by ops are never mutated, because one op may hand the same
-        array to several inputs (``a + b`` gives ``g`` to both). Only a sum this loop
-        allocated itself (the second and later uses of a tensor) is added to in place.
+        array to several inputs (``a + b`` gives ``g`` to both): gradients are added
+        with ``a + b``, which makes a new array.
     """
+    order = topological_order(root)
+    leaves = [t for t in order if t.grad_fn is None] if contributions else []
+    for t in leaves:
+        t.contributions = []
+    pending: dict[Tensor, Any] = {root: _seed(root, grad)}  # gradients not yet passed on
+    for t in order:  # every tensor after all the tensors computed from it
+        g = fast.to_array(pending.pop(t, None))
+        if g is None:  # nothing flowed here (every path to root went through constants)
+            continue
+        if t.grad_fn is None:  # a leaf: keep its own copy, so no array is shared
+            t.grad = g.copy() if t.grad is None else t.grad + g
+            continue
+        if keep_grads:
+            t.grad = g if t.grad is None else t.grad + g
+        _pass_on(t.grad_fn, g, pending, contributions)
+    for t in leaves:  # the walk met the uses last-first: list them in program order
+        t.contributions.reverse()  # type: ignore[union-attr]
+
+
+def _pass_on(fn: Function, g: np.ndarray, pending: dict[Tensor, Any],
+             contributions: bool) -> None:
+    """Ask the op that made a tensor for its inputs' VJPs, given the tensor's gradient g,
+    and add each to what that input has received so far."""
+    grads = fast.vjp(fn, g)  # = fn.backward(g)
+    if type(grads) is not tuple or len(grads) != len(fn.inputs):
+        raise _bad_backward(fn, grads)
+    for inp, g_in in zip(fn.inputs, grads):  # noqa: B905 (lengths checked above)
+        if g_in is None or not inp.requires_grad:
+            continue
+        g_in = _fit(fn, inp, g_in)
+        if contributions and inp.grad_fn is None:
+            g_in = fast.to_array(g_in)
+            inp.contributions.append(Contribution(fn.scope, fn.name, g_in))  # type: ignore[union-attr]
+        previous = pending.get(inp)
+        pending[inp] = g_in if previous is None else fast.add(previous, g_in)  # = previous + g_in
+
+
+def _seed(root: Tensor, grad: Any) -> np.ndarray:
+    """The gradient the walk starts from: d(root)/d(root) = 1, or the given ``grad``."""
     if not root.requires_grad:
         raise RuntimeError(
             "backward: this tensor does not require grad, so no graph was recorded for it. "
@@ -85,51 +131,22 @@ def backward(root: Tensor, grad: Any = None, *, keep_grads: bool = True,
                 f"one has shape {root.shape}. Reduce it first (loss.sum() or loss.mean()), or "
                 f"pass grad=an array of shape {root.shape}."
             )
-        seed = np.ones_like(root.data)
-    else:
-        seed = np.array(grad.data if isinstance(grad, Tensor) else grad, dtype=root.dtype)
-        if seed.shape != root.shape:
-            raise ValueError(f"backward: grad has shape {seed.shape} but the tensor has shape "
-                             f"{root.shape}; they must be equal")
+        return np.ones_like(root.data)
+    seed = np.array(getattr(grad, "data", grad), dtype=root.dtype)  # a Tensor or an array
+    if seed.shape != root.shape:
+        raise ValueError(f"backward: grad has shape {seed.shape} but the tensor has shape "
+                         f"{root.shape}; they must be equal")
+    return seed
 
-    order = topological_order(root)
-    leaves = [t for t in order if t.grad_fn is None] if contributions else []
-    for t in leaves:
-        t.contributions = []
-    # pending: the gradients not yet passed on. A value is an array an op handed out (it
-    # may be shared: ``a + b`` gives the same g to both), an unwritten gradient (Outer,
-    # Scatter), or, once a second use has arrived, the Sum of all uses so far.
-    pending: dict[Tensor, Any] = {root: seed}  # gradients not yet passed on
-    for t in order:
-        g = pending.pop(t, None)
-        if g is None:  # nothing flowed here (every path to root went through constants)
-            continue
-        if type(g) is not np.ndarray:  # a Sum, Outer or Scatter: write it out now
-            g = dense(g)
-        fn = t.grad_fn
-        if fn is None:  # a leaf: keep its own copy, so no array is shared between leaves
-            t.grad = g.copy() if t.grad is None else t.grad + g
-            continue
-        if keep_grads:
-            t.grad = g if t.grad is None else t.grad + g
-        grads = fn.backward(g)
-        if type(grads) is not tuple or len(grads) != len(fn.inputs):
-            raise _bad_backward(fn, grads)
-        for inp, g_in in zip(fn.inputs, grads):  # noqa: B905 (lengths checked above)
-            if g_in is None or not inp.requires_grad:
-                continue
-            data = inp.data
-            if g_in.shape != data.shape:
-                g_in = _unbroadcast(fn, inp, g_in)
-            if g_in.dtype is not data.dtype and g_in.dtype != data.dtype:
-                g_in = dense(g_in).astype(data.dtype)  # a float64 tensor met a float32 weight
-            if contributions and inp.grad_fn is None:
-                g_in = dense(g_in)
-                inp.contributions.append(Contribution(fn.scope, fn.name, g_in))  # type: ignore[union-attr]
-            previous = pending.get(inp)
-            pending[inp] = g_in if previous is None else _add(previous, g_in)
-    for t in leaves:  # the walk met the uses last-first: list them in program order
-        t.contributions.reverse()  # type: ignore[union-attr]
+
+def _fit(fn: Function, inp: Tensor, g_in: Any) -> Any:
+    """The VJP for ``inp`` in ``inp``'s shape (summed over broadcast axes) and dtype."""
+    data = inp.data
+    if g_in.shape != data.shape:
+        g_in = _unbroadcast(fn, inp, g_in)
+    if g_in.dtype != data.dtype:  # a float64 tensor met a float32 weight
+        g_in = g_in.astype(data.dtype)
+    return g_in
 
 
 def _bad_backward(fn: Any, grads: Any) -> TypeError:
@@ -143,7 +160,7 @@ def _unbroadcast(fn: Any, inp: Tensor, g_in: Any) -> np.ndarray:
     """Sum a broadcast gradient down to the input's shape, naming the op if it cannot be."""
     shape = inp.data.shape
     try:
-        return unbroadcast(np.asarray(dense(g_in)), shape)
+        return unbroadcast(np.asarray(fast.to_array(g_in)), shape)
     except ValueError as e:
         index = next(i for i, t in enumerate(fn.inputs) if t is inp)
         raise ValueError(f"{fn.name}.backward returned a gradient of shape {np.shape(g_in)} "
@@ -151,13 +168,22 @@ def _unbroadcast(fn: Any, inp: Tensor, g_in: Any) -> np.ndarray:
                          f"(or one that broadcasts to it)") from e
 
 
-def _add(previous: Any, g_in: Any) -> Sum:
-    """previous + g_in, kept as a ``Sum`` (accumulate.py): it adds in place into an array
-    it made itself, and multiplies the factors of the weight gradients of all the uses in
-    one product."""
-    if type(previous) is Sum:
-        previous.add(g_in)
-        return previous
-    total = Sum(previous)
-    total.add(g_in)
-    return total
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``grad`` down to ``shape``: the VJP of NumPy broadcasting, done once for all ops.
+
+    Broadcasting prepends axes and stretches axes of length 1; both copy a value to many
+    places, so its gradient is the sum over those places.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra < 0 or any(n != 1 and n != m for n, m in zip(shape, grad.shape[extra:],
+                                                            strict=True)):
+        raise ValueError(f"unbroadcast: a gradient of shape {grad.shape} cannot come from "
+                         f"broadcasting shape {shape}")
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad.reshape(shape)

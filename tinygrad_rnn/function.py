@@ -14,15 +14,14 @@ A primitive op is a small subclass with two methods on NumPy arrays::
 gradient ``g`` of the loss with respect to that output (same shape) and returns the
 vector-Jacobian product for each input: one array (or ``None``) per input, in input order.
 A returned array may have the *broadcast* shape; the engine sums it back to the input's
-shape once, for every op (``unbroadcast``), so no op handles broadcasting in its backward.
-Instead of an array, ``backward`` may return an unwritten gradient, ``Outer(a, b)`` for
-the product ``aᵀ b`` or ``Scatter(...)`` for a slice: the engine then adds up the uses of
-a weight in one matrix product (``accumulate.py``; ``Linear``, ``MatMul`` and ``GetItem``
-do this).
+shape once, for every op (``engine.unbroadcast``), so no op handles broadcasting in its
+backward.
 
 ``apply`` runs ``forward`` and, when grad mode is on and some input requires grad, makes
 the op the output's creator (``out.grad_fn``): the op keeps its inputs, so the output knows
-its whole history. That chain of creators *is* the computation graph.
+its whole history. That chain of creators *is* the computation graph. (``apply`` calls
+``forward`` through ``fast.forward``, which is ``fn.forward`` unless the fast path has a
+cheaper rule for the op: see ``fast/``.)
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_rnn import fast
 from tinygrad_rnn.context import STATE
 from tinygrad_rnn.tensor import Tensor
 
@@ -56,7 +56,7 @@ class Function:
     def forward(self, *arrays: Any, **kwargs: Any) -> np.ndarray:
         raise NotImplementedError
 
-    def backward(self, grad: np.ndarray) -> tuple[Any, ...]:  # arrays, None, Outer, Scatter
+    def backward(self, grad: np.ndarray) -> tuple[Any, ...]:  # one array or None per input
         raise NotImplementedError
 
     @property
@@ -79,7 +79,7 @@ class Function:
             needs.append(a.requires_grad)
         fn = cls()
         try:
-            out = fn.forward(*arrays, **kwargs) if kwargs else fn.forward(*arrays)
+            out = fast.forward(fn, arrays, kwargs)
         except ShapeError:
             raise
         except (ValueError, IndexError) as e:
@@ -96,12 +96,7 @@ class Function:
             fn.inputs = args
             fn.scope = STATE.path
             return Tensor._make(out, True, fn)
-        result = Tensor._make(out, False, None)
-        for t in args:  # h0[0] of a detached h0 still shows where the cut was (renderer)
-            if t._origin is not None:
-                result._origin = t._origin
-                break
-        return result
+        return Tensor._make(out, False, None)
 
 
 _NEEDS: dict[tuple[bool, ...], list[bool]] = {}
@@ -124,24 +119,3 @@ def _first_dtype(args: tuple[Any, ...]) -> np.dtype | None:
             dtype = a.data.dtype
             return dtype if dtype.kind == "f" else None
     return None
-
-
-def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Sum ``grad`` down to ``shape``: the VJP of NumPy broadcasting, done once for all ops.
-
-    Broadcasting prepends axes and stretches axes of length 1; both copy a value to many
-    places, so its gradient is the sum over those places.
-    """
-    if grad.shape == shape:
-        return grad
-    extra = grad.ndim - len(shape)
-    if extra < 0 or any(n != 1 and n != m for n, m in zip(shape, grad.shape[extra:],
-                                                            strict=True)):
-        raise ValueError(f"unbroadcast: a gradient of shape {grad.shape} cannot come from "
-                         f"broadcasting shape {shape}")
-    if extra > 0:
-        grad = grad.sum(axis=tuple(range(extra)))
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if stretched:
-        grad = grad.sum(axis=stretched, keepdims=True)
-    return grad.reshape(shape)

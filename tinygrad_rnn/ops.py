@@ -1,9 +1,13 @@
 """The primitive ops: the whole derivative table of tinygrad_rnn, one small class per op.
 
 Each op's docstring is its math: the forward on the left, the vector-Jacobian product
-(what ``backward`` returns, given the output gradient ``g``) on the right. ``backward``
-returns one array (or None) per input; broadcasting is undone by the engine, not here.
-Everything else -- softmax, cross-entropy, the RNN/GRU/LSTM cells -- is built from these.
+(what ``backward`` returns, given the output gradient ``g``) on the right, and the code is
+that formula. ``backward`` returns one array (or None) per input; broadcasting is undone
+by the engine, not here. Everything else -- softmax, cross-entropy, the RNN/GRU/LSTM
+cells -- is built from these.
+
+This file is the textbook: nothing in it exists for speed. (The fast path, ``fast/``,
+replaces a few of these rules with equal but cheaper ones -- see ``fast/rules.py``.)
 """
 
 from __future__ import annotations
@@ -12,24 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.accumulate import Outer, Scatter
 from tinygrad_rnn.function import Function, ShapeError
-from tinygrad_rnn.lean import stacked
 from tinygrad_rnn.tensor import Tensor
 
-Grads = tuple[np.ndarray | Outer | Scatter | None, ...]
+Grads = tuple[np.ndarray | None, ...]
 
-_ONE_HALF: dict[np.dtype, tuple[np.ndarray, np.ndarray]] = {}
-
-
-def _one_half(dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:
-    """1 and 0.5 as 0-d arrays of ``dtype``. NumPy combines an array with a 0-d array of its
-    own dtype about 0.3 µs faster than with a Python number, which it must convert each
-    call -- a third of an elementwise op's cost on the small arrays of an RNN step."""
-    pair = _ONE_HALF.get(dtype)
-    if pair is None:
-        pair = _ONE_HALF[dtype] = (np.ones((), dtype), np.full((), 0.5, dtype))
-    return pair
 
 # ---- elementwise binary (inputs may broadcast) -------------------------------------------
 
@@ -157,9 +148,7 @@ class Tanh(Function):
         return self.y
 
     def backward(self, g: np.ndarray) -> Grads:
-        y = self.y
-        one, _ = _one_half(y.dtype)
-        return (g * (one - y * y),)
+        return (g * (1 - self.y * self.y),)
 
 
 class Sigmoid(Function):
@@ -170,19 +159,11 @@ class Sigmoid(Function):
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        if x.dtype.kind in "biu":  # integer input: NumPy's float result, as np.tanh gives
-            x = x.astype(np.float64)
-        one, half = _one_half(x.dtype)
-        y = np.tanh(x * half)
-        y += one
-        y *= half
-        self.y = y
-        return y
+        self.y = 0.5 * (1 + np.tanh(0.5 * x))
+        return self.y
 
     def backward(self, g: np.ndarray) -> Grads:
-        y = self.y
-        one, _ = _one_half(y.dtype)
-        return (g * (y * (one - y)),)
+        return (g * self.y * (1 - self.y),)
 
 
 class ReLU(Function):
@@ -223,33 +204,30 @@ class MatMul(Function):
         need_a, need_b = self.needs_grad
         if a.ndim == 1 and b.ndim == 1:  # dot product: g is a scalar
             return (g * b if need_a else None), (g * a if need_b else None)
-        if a.ndim == 2 and b.ndim == 2:  # unwritten products: summed over uses in one matmul
-            return (Outer(g.T, b.T) if need_a else None), (Outer(a, g) if need_b else None)
-        # Promote 1-D operands to matrices as NumPy does, then use the batched 2-D rule.
+        # NumPy promotes a 1-D a to a row (1, K) and a 1-D b to a column (K, 1), then drops
+        # that axis from the result: do the same to g, use the matrix rule, drop it again.
         a2 = a[None, :] if a.ndim == 1 else a
         b2 = b[:, None] if b.ndim == 1 else b
         g2 = g[..., None, :] if a.ndim == 1 else g
         g2 = g2[..., None] if b.ndim == 1 else g2
-        ga = gb = None
-        if need_a:
-            ga = g2 @ np.swapaxes(b2, -1, -2)
-            if a.ndim == 1:
-                ga = ga[..., 0, :]
-        if need_b:
-            gb = np.swapaxes(a2, -1, -2) @ g2
-            if b.ndim == 1:
-                gb = gb[..., 0]
-        return ga, gb
+        ga = g2 @ np.swapaxes(b2, -1, -2) if need_a else None  # g @ bᵀ
+        gb = np.swapaxes(a2, -1, -2) @ g2 if need_b else None  # aᵀ @ g
+        return _drop_promoted(ga, a, -2), _drop_promoted(gb, b, -1)
+
+
+def _drop_promoted(grad: np.ndarray | None, operand: np.ndarray, axis: int) -> Any:
+    """Remove the axis MatMul added to a 1-D operand (its gradient must be 1-D again)."""
+    if grad is None or operand.ndim != 1:
+        return grad
+    return grad[..., 0, :] if axis == -2 else grad[..., 0]
 
 
 class Linear(Function):
     """y = x @ Wᵀ + b (x (..., I), W (O, I), b (O,) or none);
-    dx = g @ W,  dW = gᵀ x,  db = Σ g (summed over the leading axes of x)
+    dx = g @ W,  dW = gᵀ @ x,  db = Σ g (summed over the leading axes of x)
 
     One op for the affine map of ``nn.Linear`` and of every RNN cell: the weight gradient
     comes out directly in W's layout, and the graph has one node per use of the weight.
-    dW is returned unwritten, as ``Outer(g, x)``: the engine multiplies the factors of all
-    the uses of W in one product (see ``accumulate.py``).
     """
 
     def forward(self, x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
@@ -261,31 +239,17 @@ class Linear(Function):
                 f"(out_features, in_features) = (O, {x.shape[-1] if x.ndim else '?'}), x must "
                 f"end in in_features, and b must be (O,)")
         self.x, self.w = x, w
-        # x @ Wᵀ, computed as (W @ xᵀ)ᵀ for a float32 batch: OpenBLAS's sgemm with a
-        # transposed right operand was 1.35-1.7x slower for every RNN shape measured
-        # (float64 gains nothing from it). The result is F-ordered, which NumPy's
-        # elementwise ops and matmul take at full speed.
-        if x.ndim == 2 and x.shape[0] > 1 and x.dtype == np.float32:
-            y = (w @ x.T).T
-        else:
-            y = x @ w.T
-        if b is None:
-            return y
-        if b.dtype == y.dtype:
-            y += b  # y is a new array: add the bias in place (no second (..., O) array)
-            return y
-        return y + b
+        return x @ w.T if b is None else x @ w.T + b
 
     def backward(self, g: np.ndarray) -> Grads:
         need = self.needs_grad
-        x, w = self.x, self.w
-        gx = g @ w if need[0] else None
-        if g.ndim != 2:  # the leading axes are a batch: sum over them
-            g, x = g.reshape(-1, g.shape[-1]), x.reshape(-1, x.shape[-1])
-        gw = Outer(g, x) if need[1] else None
+        gx = g @ self.w if need[0] else None
+        g2 = g.reshape(-1, g.shape[-1])  # the leading axes of x are a batch: sum over them
+        x2 = self.x.reshape(-1, self.x.shape[-1])
+        gw = g2.T @ x2 if need[1] else None
         if len(need) == 2:
             return gx, gw
-        return gx, gw, (g.sum(axis=0) if need[2] else None)
+        return gx, gw, (g2.sum(axis=0) if need[2] else None)
 
 
 # ---- reductions ---------------------------------------------------------------------------
@@ -392,34 +356,18 @@ class Transpose(Function):
         return (g.transpose(np.argsort(self.axes)),)
 
 
-_BASIC = (int, slice, type(None), type(Ellipsis))
-
-
-def _is_basic(index: Any) -> bool:
-    """Basic indexing (ints, slices, None, ...) never repeats an element and gives a view.
-    (A bool is an int to Python but a mask to NumPy: advanced.)"""
-    if isinstance(index, tuple):
-        for part in index:
-            if not isinstance(part, _BASIC) or part is True or part is False:
-                return False
-        return True
-    return isinstance(index, _BASIC) and index is not True and index is not False
-
-
 class GetItem(Function):
     """y = x[index];  dx = zeros like x with g added at index
     (integer-array indices may repeat an element: those gradients accumulate)."""
 
     def forward(self, x: np.ndarray, index: Any) -> np.ndarray:
-        basic = _is_basic(index)
-        if not basic:  # (a basic index holds no tensors or lists)
-            index = _plain_index(index)
-        self.shape, self.index, self.basic = x.shape, index, basic
-        return x[index]  # (apply makes a NumPy scalar a 0-d array)
+        self.shape, self.index = x.shape, _plain_index(index)
+        return x[self.index]  # (apply makes a NumPy scalar a 0-d array)
 
     def backward(self, g: np.ndarray) -> Grads:
-        # unwritten: the engine fills one array from all the slices of x (the gates of a step)
-        return (Scatter(self.shape, self.index, g, self.basic),)
+        dx = np.zeros(self.shape, dtype=g.dtype)
+        np.add.at(dx, self.index, g)  # unlike dx[index] += g, adds once per repeat
+        return (dx,)
 
 
 def _plain_index(index: Any) -> Any:
@@ -451,16 +399,7 @@ class Stack(Function):
     """y = stack([x1, ..., xn], axis);  dxi = g taken at position i of the new axis"""
 
     def forward(self, *xs: np.ndarray, axis: int = 0) -> np.ndarray:
-        y = stacked(xs) if axis == 0 else None  # a lean layer's outputs: already stacked
-        if y is None:
-            out = None
-            if xs and not xs[0].flags.c_contiguous:
-                # F-ordered pieces (Linear's float32 outputs) would stack into an array
-                # neither C- nor F-ordered, which every later reshape copies: ask for C.
-                shape = list(xs[0].shape)
-                shape.insert(axis % (len(shape) + 1), len(xs))
-                out = np.empty(shape, np.result_type(*xs))
-            y = np.stack(xs, axis=axis, out=out)
+        y = np.stack(xs, axis=axis)
         self.axis = axis % y.ndim
         return y
 

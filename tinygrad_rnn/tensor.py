@@ -8,20 +8,17 @@ a long chain of these nodes.
 
 from __future__ import annotations
 
-import itertools
 import weakref
-from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_rnn.context import STATE
+from tinygrad_rnn import fast, shaping
+from tinygrad_rnn.context import STATE, new_id
 
 if TYPE_CHECKING:
     from tinygrad_rnn.engine import Contribution
     from tinygrad_rnn.function import Function
-
-_ids = itertools.count()
 
 Axis = int | tuple[int, ...] | None
 
@@ -102,7 +99,7 @@ class Tensor:
         self.name = name
         self.scope = STATE.path
         self.grad_fn = None
-        self._id = next(_ids)
+        self._id = new_id()
         self._origin = None
         self.contributions = None
 
@@ -116,25 +113,19 @@ class Tensor:
         t.requires_grad = requires_grad
         t.scope = STATE.path
         t.grad_fn = ctx
-        t._id = next(_ids)
+        t._id = new_id()
         return t
 
     @classmethod
     def _constant(cls, value: Any, dtype: np.dtype | None) -> Tensor:
         """Wrap a Python scalar or array used in an op: not a node to differentiate.
         Numbers take the floating ``dtype`` of the op's tensors (no silent float64); a
-        ``dtype`` that is not floating (or None) leaves NumPy's own."""
-        if (type(value) is float or type(value) is int) and dtype is not None \
-                and dtype.kind == "f":
-            key = (value, dtype)
-            cached = _scalar_constants.get(key)
-            if cached is None:  # constants are never mutated, so one object serves all uses
-                if len(_scalar_constants) > 1024:
-                    _scalar_constants.clear()
-                cached = cls._make(np.asarray(value, dtype=dtype), False, None)
-                cached.scope = ""  # shared across scopes, so it belongs to none
-                _scalar_constants[key] = cached
-            return cached
+        ``dtype`` that is not floating (or None) leaves NumPy's own. (The fast path keeps
+        one tensor per number: ``fast.constant``.)"""
+        return fast.constant(value, dtype, cls._new_constant)  # type: ignore[no-any-return]
+
+    @classmethod
+    def _new_constant(cls, value: Any, dtype: np.dtype | None) -> Tensor:
         array = np.asarray(value)
         if dtype is not None and dtype.kind == "f" and array.dtype != dtype \
                 and array.dtype.kind in "iuf":
@@ -252,28 +243,32 @@ class Tensor:
 
     # ---- arithmetic (each line is one primitive op from ops.py) -------------------------
     def __add__(self, other: Any) -> Tensor:
-        return _ops.Add.apply(self, _operand(other, self))
+        return _ops.Add.apply(*_pair(self, other))
 
     def __radd__(self, other: Any) -> Tensor:
-        return _ops.Add.apply(_operand(other, self), self)
+        a, b = _pair(self, other)
+        return _ops.Add.apply(b, a)
 
     def __sub__(self, other: Any) -> Tensor:
-        return _ops.Sub.apply(self, _operand(other, self))
+        return _ops.Sub.apply(*_pair(self, other))
 
     def __rsub__(self, other: Any) -> Tensor:
-        return _ops.Sub.apply(_operand(other, self), self)
+        a, b = _pair(self, other)
+        return _ops.Sub.apply(b, a)
 
     def __mul__(self, other: Any) -> Tensor:
-        return _ops.Mul.apply(self, _operand(other, self))
+        return _ops.Mul.apply(*_pair(self, other))
 
     def __rmul__(self, other: Any) -> Tensor:
-        return _ops.Mul.apply(_operand(other, self), self)
+        a, b = _pair(self, other)
+        return _ops.Mul.apply(b, a)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return _ops.Div.apply(self, _operand(other, self))
+        return _ops.Div.apply(*_pair(self, other))
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return _ops.Div.apply(_operand(other, self), self)
+        a, b = _pair(self, other)
+        return _ops.Div.apply(b, a)
 
     def __neg__(self) -> Tensor:
         return _ops.Neg.apply(self)
@@ -350,36 +345,6 @@ class Tensor:
 
     view = reshape
 
-    def unsqueeze(self, dim: int) -> Tensor:
-        """Insert an axis of length 1 at ``dim`` (a reshape)."""
-        shape = list(self.shape)
-        shape.insert(dim if dim >= 0 else self.ndim + 1 + dim, 1)
-        return _ops.Reshape.apply(self, shape=tuple(shape))
-
-    def squeeze(self, dim: int | None = None) -> Tensor:
-        """Drop axes of length 1 (only ``dim`` if given) -- a reshape."""
-        if dim is None:
-            shape = tuple(n for n in self.shape if n != 1)
-        else:
-            if self.shape[dim] != 1:
-                return self
-            shape = tuple(n for i, n in enumerate(self.shape) if i != dim % self.ndim)
-        return _ops.Reshape.apply(self, shape=shape)
-
-    def flatten(self) -> Tensor:
-        return _ops.Reshape.apply(self, shape=(-1,))
-
-    def transpose(self, *axes: Any) -> Tensor:
-        """Reverse the axes, permute them (``transpose(2, 0, 1)``), or swap two of a
-        3-D+ tensor PyTorch-style (``transpose(0, 1)`` swaps axes 0 and 1)."""
-        if len(axes) == 1 and isinstance(axes[0], tuple | list):
-            axes = tuple(axes[0])
-        if len(axes) == 2 and self.ndim != 2:
-            perm = list(range(self.ndim))
-            perm[axes[0]], perm[axes[1]] = perm[axes[1]], perm[axes[0]]
-            axes = tuple(perm)
-        return _ops.Transpose.apply(self, axes=axes or None)
-
     def permute(self, *axes: int) -> Tensor:
         if len(axes) == 1 and isinstance(axes[0], tuple | list):
             axes = tuple(axes[0])
@@ -393,76 +358,49 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         return _ops.GetItem.apply(self, index=index)
 
-    def split(self, sizes: int | Sequence[int], axis: int = 0, *,
-              dim: int | None = None) -> list[Tensor]:
-        """Split along ``axis`` (default 0, as ``torch.split``) into pieces of ``sizes``: an
-        int gives pieces of that size (the last may be shorter), a list gives those sizes.
-        Each piece is a ``GetItem`` slice."""
-        axis = axis if dim is None else dim
-        n = self.shape[axis]
-        if isinstance(sizes, int):
-            if sizes <= 0:
-                raise ValueError(f"split: size must be positive, got {sizes}")
-            sizes = [min(sizes, n - s) for s in range(0, n, sizes)]
-        if sum(sizes) != n:
-            raise ValueError(f"split: sizes {list(sizes)} do not add up to {n}, the length of "
-                             f"axis {axis} of shape {self.shape}")
-        pieces, start = [], 0
-        lead = (slice(None),) * (axis % self.ndim)
-        for size in sizes:
-            pieces.append(self[lead + (slice(start, start + size),)])
-            start += size
-        return pieces
-
-    def chunk(self, chunks: int, axis: int = 0, *, dim: int | None = None) -> list[Tensor]:
-        """Split into ``chunks`` pieces along ``axis`` (default 0, as ``torch.chunk``): each
-        of ceil(n / chunks) entries, the last possibly shorter. The cells cut their gates
-        apart with ``pre.chunk(4, axis=-1)``."""
-        axis = axis if dim is None else dim
-        n = self.shape[axis]
-        if chunks <= 0:
-            raise ValueError(f"chunk: chunks must be positive, got {chunks}")
-        return self.split(max(-(-n // chunks), 1), axis)
-
-    def __iter__(self) -> Iterator[Tensor]:
-        """Iterate over the first axis (each row is a ``GetItem`` of this tensor)."""
-        if self.ndim == 0:
-            raise TypeError("iteration over a 0-d tensor")
-        for i in range(len(self)):
-            yield self[i]
-
     def __float__(self) -> float:
         return float(self.item())
 
     def __int__(self) -> int:
         return int(self.item())
 
-    def argmax(self, axis: int | None = None, keepdims: bool = False, *,
-               dim: int | None = None) -> Tensor:
-        """Indices of the maxima (integers, outside the graph) -- ``max`` returns values only."""
-        axis = axis if dim is None else dim
-        return Tensor(np.argmax(self.data, axis=axis, keepdims=keepdims))
-
-    def float(self) -> Tensor:
-        """A float32 copy, outside the graph if the dtype changes (as ``.detach()``)."""
-        return self if self.dtype == np.float32 else Tensor(self.data.astype(np.float32))
-
-    def double(self) -> Tensor:
-        """A float64 copy, outside the graph if the dtype changes (as ``.detach()``)."""
-        return self if self.dtype == np.float64 else Tensor(self.data.astype(np.float64))
-
-    def dim(self) -> int:
-        return self.data.ndim
+    # shape sugar, written with the methods above (shaping.py)
+    unsqueeze = shaping.unsqueeze
+    squeeze = shaping.squeeze
+    flatten = shaping.flatten
+    transpose = shaping.transpose
+    split = shaping.split
+    chunk = shaping.chunk
+    __iter__ = shaping.iterate
+    argmax = shaping.argmax
+    float = shaping.to_float32
+    double = shaping.to_float64
+    dim = shaping.dim
 
 
-_scalar_constants: dict[tuple[Any, np.dtype], Tensor] = {}
 _SLOTS = tuple(n for n in Tensor.__slots__ if n not in ("__dict__", "__weakref__"))
 
 
-def _operand(value: Any, like: Tensor) -> Tensor:
-    """The other operand of an arithmetic operator as a tensor: a number or array becomes
-    a constant of ``like``'s floating dtype (the fast path for ``x * 2`` and ``1.0 - z``)."""
-    return value if isinstance(value, Tensor) else Tensor._constant(value, like.data.dtype)
+def _pair(t: Tensor, other: Any) -> tuple[Tensor, Tensor]:
+    """The operands of an arithmetic operator as tensors of one dtype.
+
+    A number or array becomes a constant of ``t``'s floating dtype (``x * 2`` stays
+    float32); an integer or boolean tensor meeting a floating one takes the floating dtype
+    (PyTorch's promotion: int64 × float32 -> float32, where NumPy would give float64).
+    Two floating tensors follow NumPy (float32 with float64 gives float64, as in torch)."""
+    if not isinstance(other, Tensor):
+        return t, Tensor._constant(other, t.data.dtype)
+    kind, other_kind = t.data.dtype.kind, other.data.dtype.kind
+    if kind != "f" and other_kind == "f":
+        return _cast(t, other.data.dtype), other
+    if other_kind != "f" and kind == "f":
+        return t, _cast(other, t.data.dtype)
+    return t, other
+
+
+def _cast(t: Tensor, dtype: np.dtype) -> Tensor:
+    """An integer or boolean (so never differentiated) tensor as a constant of ``dtype``."""
+    return Tensor._make(t.data.astype(dtype), False, None)
 
 
 def _raw(value: Any) -> Any:

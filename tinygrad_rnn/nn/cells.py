@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_rnn import fast
 from tinygrad_rnn.functional import linear
-from tinygrad_rnn.lean import free_values, step_mark
 from tinygrad_rnn.nn.module import Module, Parameter
 from tinygrad_rnn.rng import get_rng
 from tinygrad_rnn.tensor import Tensor
@@ -230,10 +230,8 @@ class RNNCell(_Cell):
     def forward(self, x: Any, h: Any = None) -> Tensor:
         x = self._input(x)
         h = self._state(x, h, "h")
-        mark = step_mark()
-        h_new = rnn_step(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh,
-                         self.nonlinearity)
-        free_values((h_new,), mark)  # inside lean_graph() only
+        h_new = fast.step(rnn_step, x, h, self.weight_ih, self.weight_hh, self.bias_ih,
+                          self.bias_hh, self.nonlinearity)  # = rnn_step(x, h, ...)
         h_new.name = "h"
         return h_new
 
@@ -269,9 +267,8 @@ class GRUCell(_Cell):
     def forward(self, x: Any, h: Any = None) -> Tensor:
         x = self._input(x)
         h = self._state(x, h, "h")
-        mark = step_mark()
-        h_new = self.step(x, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
-        free_values((h_new,), mark)  # inside lean_graph() only
+        h_new = fast.step(self.step, x, h, self.weight_ih, self.weight_hh, self.bias_ih,
+                          self.bias_hh)  # = self.step(x, h, ...)
         h_new.name = "h"
         return h_new
 
@@ -333,10 +330,8 @@ class LSTMCell(_Cell):
                 raise TypeError(f"LSTMCell: the state must be a pair (h, c), got "
                                 f"{type(hx).__name__}")
             h, c = self._state(x, hx[0], "h"), self._state(x, hx[1], "c")
-        mark = step_mark()
-        h_new, c_new = lstm_step(x, h, c, self.weight_ih, self.weight_hh, self.bias_ih,
-                                 self.bias_hh, self.weight_ch)
-        free_values((h_new, c_new), mark)  # inside lean_graph() only
+        h_new, c_new = fast.step(lstm_step, x, h, c, self.weight_ih, self.weight_hh,
+                                 self.bias_ih, self.bias_hh, self.weight_ch)
         h_new.name, c_new.name = "h", "c"
         return h_new, c_new
 

@@ -42,10 +42,10 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.context import STATE, gc_paused, scope
+from tinygrad_rnn import fast
+from tinygrad_rnn.context import scope
 from tinygrad_rnn.creation import concat, stack, where
 from tinygrad_rnn.functional import dropout as dropout_fn
-from tinygrad_rnn.lean import free_values, output_buffer, seal, step_mark, store_in
 from tinygrad_rnn.nn.cells import (
     as_input,
     check_nonlinearity,
@@ -191,7 +191,6 @@ class _Recurrent(Module):
         return masks
 
     # ---- the loop ---------------------------------------------------------------------------
-    @gc_paused()  # a long unrolled graph: see context.gc_paused
     def forward(self, input: Any, hx: Any = None, *, lengths: Any = None,
                 first_step: int = 1) -> Any:
         """Run the sequence; ``first_step`` numbers the time-step scopes (``t=first_step`` for
@@ -214,18 +213,14 @@ class _Recurrent(Module):
                 w = self._weights(layer, direction)
                 order = range(1, steps + 1) if direction == 0 else range(steps, 0, -1)
                 hs: list[Tensor] = [zero] * steps
-                # lean_graph(): each step's output is kept in one (T, B, H) array
-                buffer = output_buffer((steps, batch, self.hidden_size), x.dtype) \
-                    if STATE.lean else None
-                with scope(f"layer{layer}"), scope("bwd" if direction else "fwd"):
+                with scope(f"layer{layer}"), scope("bwd" if direction else "fwd"), \
+                        fast.recording((steps, batch, self.hidden_size), x.dtype) as rec:
                     for t in order:
                         with scope(f"t={t + first_step - 1}"):
                             xt = layer_input[t - 1]
                             xt.name = "x"
-                            mark = step_mark()
                             with scope(self.cell_scope):
-                                new = self._step(xt, state, w)
-                            free_values(new, mark)  # lean_graph(): keep what backward needs
+                                new = rec.step(self._step, xt, state, w)  # = self._step(...)
                             mask = masks[t - 1]
                             if mask is None:
                                 hs[t - 1] = new[0]
@@ -235,11 +230,8 @@ class _Recurrent(Module):
                                             for a, b in zip(new, state, strict=True))
                             for tensor, name in zip(new, self.state_names, strict=True):
                                 tensor.name = name
-                            if buffer is not None:
-                                store_in(buffer, t - 1, hs[t - 1])
+                            rec.output(t - 1, hs[t - 1])  # lean_graph(): kept in one array
                             state = new
-                    if buffer is not None:
-                        seal(buffer)
                     outputs.append(stack(hs))
                 finals.append(state)
             with scope(f"layer{layer}"):

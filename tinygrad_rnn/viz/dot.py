@@ -33,9 +33,7 @@ from typing import Any
 import graphviz
 import numpy as np
 
-from tinygrad_rnn.accumulate import dense
-from tinygrad_rnn.engine import topological_order
-from tinygrad_rnn.function import unbroadcast
+from tinygrad_rnn.engine import topological_order, unbroadcast
 from tinygrad_rnn.tensor import Tensor
 from tinygrad_rnn.viz import heat
 from tinygrad_rnn.viz.scopes import split_time, time_of
@@ -314,7 +312,7 @@ def _edges(tensors: list[Tensor], rep: dict[Tensor, Key], inline: set[Tensor],
                     vjps = _vjps(v)
                 g = vjps[i] if i < len(vjps) else None
                 if g is not None:
-                    e.grads.append(unbroadcast(np.asarray(dense(g)), u.shape))
+                    e.grads.append(unbroadcast(np.asarray(g), u.shape))
     for d in tensors:  # the cut edges of truncated BPTT
         ref = d._origin
         origin = ref() if ref is not None else None

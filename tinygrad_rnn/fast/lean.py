@@ -1,5 +1,7 @@
 """A lean graph: free the values inside each time step that backward does not need.
 
+(Part of the fast path: with it off, ``lean_graph()`` records the ordinary graph.)
+
 By default the graph keeps every intermediate tensor with its value, so a learner can
 inspect any node (``out.grad_fn.inputs[0].data``) and the renderer can print values. That
 costs memory: an LSTM step makes about 20 tensors of (batch, hidden) or (batch, 4·hidden),
@@ -19,19 +21,24 @@ output array, which is made read-only once filled: later steps saved views of it
 
 from __future__ import annotations
 
+import gc
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_rnn.context import STATE
-from tinygrad_rnn.tensor import Tensor, _ids
+from tinygrad_rnn.context import STATE, new_id
+
+if TYPE_CHECKING:
+    from tinygrad_rnn.tensor import Tensor
 
 
 def step_mark() -> int:
     """A creation number: every tensor made after this call has a larger ``_id``. (Outside
     ``lean_graph()`` it is 0 and takes no number, so node numbering is unchanged.)"""
-    return next(_ids) if STATE.lean else 0
+    return new_id() if STATE.lean else 0
 
 
 def free_values(outputs: Sequence[Tensor], since: int) -> int:
@@ -124,3 +131,71 @@ def _placeholder(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
             _PLACEHOLDERS.clear()
         array = _PLACEHOLDERS[key] = np.broadcast_to(np.full((), np.nan, dtype), shape)
     return array
+
+
+def step(maths: Callable[..., Any], *args: Any) -> Any:
+    """``maths(*args)`` -- one step of a cell, returning a tensor or a tuple of them -- with,
+    inside ``lean_graph()``, the values of the step's internal tensors freed afterwards."""
+    mark = step_mark()
+    out = maths(*args)
+    free_values(out if isinstance(out, tuple) else (out,), mark)
+    return out
+
+
+class Recording:
+    """The bookkeeping of one RNN layer's loop over T steps (one direction).
+
+    ``step(maths, *args)`` runs one step; ``output(i, h)`` hands over the step's output h.
+    ``fast``: the garbage collector is paused for the block (``gc_paused``), and inside
+    ``lean_graph()`` each step's internal values are freed (``step``) and each h is kept
+    directly in the layer's (T, ...) output array (``store_in``), sealed read-only when the
+    block ends. Otherwise both only run the maths.
+    """
+
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype, fast: bool) -> None:
+        self.lean = fast and STATE.lean
+        self.buffer = output_buffer(shape, dtype) if self.lean else None
+        self.paused: AbstractContextManager[None] = gc_paused() if fast else nullcontext()
+
+    def __enter__(self) -> Recording:
+        self.paused.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.buffer is not None:
+            seal(self.buffer)
+        self.paused.__exit__(*exc)
+
+    def step(self, maths: Callable[..., Any], *args: Any) -> Any:
+        return step(maths, *args) if self.lean else maths(*args)
+
+    def output(self, i: int, h: Tensor) -> None:
+        if self.buffer is not None:
+            store_in(self.buffer, i, h)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause CPython's cyclic garbage collector while a long graph is recorded.
+
+    An unrolled graph is many small objects (tensors, ops, their input tuples) that all
+    live until backward; the generational collector re-scans them as they age -- at
+    T = 10,000 one full pass over the whole heap per forward -- so without the pause a
+    step costs more the longer the sequence. The graph has no reference cycles, so
+    reference counting frees it all the same. The RNN layers record inside this (when
+    the fast path is on); use it around a hand-written loop over a cell too.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        if gc.get_freeze_count() == 0:  # never unfreeze what the program froze itself
+            # Move what was allocated meanwhile to the oldest generation in one list
+            # splice; otherwise the first young collection after gc.enable() would scan
+            # the whole new graph.
+            gc.freeze()
+            gc.unfreeze()
+        gc.enable()

@@ -1,7 +1,7 @@
-"""How the engine adds up a tensor's gradients: Outer factors, Scatter slices, the Sum.
+"""How the engine adds up a tensor's gradients: ProductGrad factors, SliceGrad slices, the GradSum.
 
 The reference sums are written out here with plain NumPy (each term computed on its own,
-then added), never with accumulate.py itself.
+then added), never with fast/grads.py itself.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 import tinygrad_rnn as tg
 import tinygrad_rnn.functional as F
-from tinygrad_rnn.accumulate import Outer, Scatter, Sum, dense
 from tinygrad_rnn.anomaly import AnomalyError, detect_anomaly
+from tinygrad_rnn.fast.grads import GradSum, ProductGrad, SliceGrad, to_array
 
 
 def rng(seed: int = 0) -> np.random.Generator:
@@ -31,9 +31,9 @@ def test_sum_of_outers_equals_the_written_out_sum(n, rows, out, inp, seed):
     expected = np.zeros((out, inp))
     for a, b in terms:
         expected += a.T @ b
-    total = Sum(Outer(*terms[0]))
+    total = GradSum(ProductGrad(*terms[0]))
     for a, b in terms[1:]:
-        total.add(Outer(a, b))
+        total.add(ProductGrad(a, b))
     np.testing.assert_allclose(total.total(), expected, rtol=1e-12, atol=1e-12)
 
 
@@ -43,9 +43,9 @@ def test_sum_mixes_arrays_outers_and_scatters_without_touching_shared_arrays():
     keep = shared.copy()
     a, b = r.standard_normal((3, 4)), r.standard_normal((3, 6))
     piece = r.standard_normal((4, 2))
-    total = Sum(shared)
-    total.add(Outer(a, b))
-    total.add(Scatter((4, 6), (slice(None), slice(2, 4)), piece, basic=True))
+    total = GradSum(shared)
+    total.add(ProductGrad(a, b))
+    total.add(SliceGrad((4, 6), (slice(None), slice(2, 4)), piece, basic=True))
     total.add(shared)
     expected = shared + a.T @ b + shared
     expected[:, 2:4] += piece
@@ -56,17 +56,17 @@ def test_sum_mixes_arrays_outers_and_scatters_without_touching_shared_arrays():
 def test_scatter_with_repeated_integer_indices_adds_up():
     g = np.array([1.0, 2.0, 3.0])
     index = np.array([0, 2, 0])
-    written = dense(Scatter((4,), index, g, basic=False))
+    written = to_array(SliceGrad((4,), index, g, basic=False))
     np.testing.assert_array_equal(written, [4.0, 0.0, 2.0, 0.0])
-    total = Sum(Scatter((4,), index, g, basic=False))
-    total.add(Scatter((4,), (slice(1, 3),), np.array([10.0, 20.0]), basic=True))
+    total = GradSum(SliceGrad((4,), index, g, basic=False))
+    total.add(SliceGrad((4,), (slice(1, 3),), np.array([10.0, 20.0]), basic=True))
     np.testing.assert_array_equal(total.total(), [4.0, 10.0, 22.0, 0.0])
 
 
 def test_dense_leaves_arrays_and_none_alone():
     a = np.ones(3)
-    assert dense(a) is a
-    assert dense(None) is None
+    assert to_array(a) is a
+    assert to_array(None) is None
 
 
 @pytest.mark.parametrize("use", ["linear", "matmul_right", "matmul_left"])

@@ -1,0 +1,120 @@
+"""The fast path: everything that exists only for speed or memory, behind one seam.
+
+The core (``tensor.py``, ``function.py``, ``ops.py``, ``engine.py``) is the textbook: each
+op's VJP is its formula, and the engine asks ``fn.backward(g)`` and adds with ``a + b``.
+It reaches this package only through the functions below -- the seam -- each of which,
+with the fast path off, *is* the textbook step it stands for:
+
+=====================================  ===============================================
+seam                                   textbook (fast path off)
+=====================================  ===============================================
+``forward(fn, arrays, kwargs)``        ``fn.forward(*arrays, **kwargs)``
+``vjp(fn, g)``                         ``fn.backward(g)``
+``add(a, b)``                          ``a + b``
+``to_array(g)``                        ``g`` (only fast rules make unwritten gradients)
+``constant(value, dtype, make)``       ``make(value, dtype)`` (a new constant tensor)
+``step(maths, *args)`` (cells)         ``maths(*args)``
+``recording(shape, dtype)`` (layers)   a block that only runs the maths
+=====================================  ===============================================
+
+With the fast path on (the default):
+
+* ``rules.py`` -- cheaper forward/backward rules for a few ops, keyed by op class (dW of
+  ``Linear`` as an unwritten product, float32 layouts, ...);
+* ``grads.py`` -- unwritten gradients and ``GradSum``, which adds a weight's T uses as one
+  matrix product, as a hand-written BPTT does;
+* ``lean.py`` -- ``lean_graph()`` freeing each step's internal values, the layers'
+  output buffers, and pausing the cyclic garbage collector while a layer records;
+* here -- one cached tensor per scalar constant (the 1.0 of ``1 - z``), keyed by dtype
+  and the value's exact bits (so 0.0, -0.0 and NaN are different constants).
+
+The switch: ``TINYGRAD_RNN_PLAIN=1`` in the environment (read at import) starts every
+thread with the fast path off; ``with tinygrad_rnn.fast.disabled():`` turns it off for a
+block of the calling thread; ``tinygrad_rnn.fast.enabled()`` says whether it is on. Results
+are the same either way up to floating-point rounding order (tested to ~1e-12 in float64).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Any
+
+import numpy as np
+
+from tinygrad_rnn.context import STATE, _setting
+from tinygrad_rnn.fast import grads, lean
+from tinygrad_rnn.fast.grads import to_array
+from tinygrad_rnn.fast.lean import gc_paused
+
+# op class -> fast rule; filled by rules.py (imported by the package's __init__)
+FORWARD: dict[type, Callable[..., np.ndarray]] = {}
+BACKWARD: dict[type, Callable[..., tuple[Any, ...]]] = {}
+
+__all__ = ["add", "constant", "disabled", "enabled", "forward", "gc_paused", "recording",
+           "step", "to_array", "vjp"]
+
+
+def enabled() -> bool:
+    """Whether the fast path is on in this thread."""
+    return STATE.fast
+
+
+def disabled() -> AbstractContextManager[None]:
+    """Turn the fast path off for the block (this thread): the textbook engine runs."""
+    return _setting("fast", False)
+
+
+def forward(fn: Any, arrays: list[np.ndarray], kwargs: dict[str, Any]) -> np.ndarray:
+    """``fn.forward(*arrays, **kwargs)``, or the op's fast rule."""
+    rule = FORWARD.get(type(fn)) if STATE.fast else None
+    if rule is None:
+        return fn.forward(*arrays, **kwargs)  # type: ignore[no-any-return]
+    return rule(fn, *arrays, **kwargs)
+
+
+def vjp(fn: Any, g: np.ndarray) -> tuple[Any, ...]:
+    """``fn.backward(g)``, or the op's fast rule (which may return unwritten gradients)."""
+    rule = BACKWARD.get(type(fn)) if STATE.fast else None
+    if rule is None:
+        return fn.backward(g)  # type: ignore[no-any-return]
+    return rule(fn, g)
+
+
+def add(a: Any, b: Any) -> Any:
+    """``a + b`` for two gradients of one tensor; fast: kept in a ``grads.GradSum``."""
+    return grads.add(a, b) if STATE.fast else a + b
+
+
+_CONSTANTS: dict[tuple[Any, np.dtype], Any] = {}
+
+
+def constant(value: Any, dtype: np.dtype | None, make: Callable[..., Any]) -> Any:
+    """The constant tensor ``make(value, dtype)`` for a number in an op (``1.0 - z``);
+    fast: one cached tensor per (value bits, dtype) -- constants are never mutated."""
+    if not STATE.fast or (type(value) is not float and type(value) is not int) \
+            or dtype is None or dtype.kind != "f":
+        return make(value, dtype)
+    # 0.0 == -0.0 and NaN != NaN: those are keyed by their text, the rest by value
+    key = (value if value != 0 and value == value else repr(value), dtype)
+    cached = _CONSTANTS.get(key)
+    if cached is None:
+        if len(_CONSTANTS) > 1024:
+            _CONSTANTS.clear()
+        cached = _CONSTANTS[key] = make(value, dtype)
+        cached.scope = ""  # shared across scopes, so it belongs to none
+    return cached
+
+
+def step(maths: Callable[..., Any], *args: Any) -> Any:
+    """One step of a cell, ``maths(*args)``; fast, inside ``lean_graph()``: the values of
+    the step's internal tensors are freed afterwards (``lean.py``)."""
+    return lean.step(maths, *args) if STATE.fast else maths(*args)
+
+
+def recording(shape: tuple[int, ...], dtype: np.dtype) -> lean.Recording:
+    """The block in which an RNN layer runs its T steps (one direction), outputs ``shape``
+    (T, B, H): ``rec.step(maths, *args)`` runs a step, ``rec.output(i, h)`` hands over
+    step i's output. Fast: the garbage collector is paused, and inside ``lean_graph()``
+    each step is freed and the outputs are kept in one array. Plain: just the maths."""
+    return lean.Recording(shape, dtype, fast=STATE.fast)

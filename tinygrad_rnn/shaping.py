@@ -1,0 +1,113 @@
+"""Shape sugar of ``Tensor``, written with its primitive methods (no op of its own).
+
+``split``/``chunk`` are ``GetItem`` slices, ``unsqueeze``/``squeeze``/``flatten`` are
+``reshape``s; ``argmax``, ``float`` and ``double`` give new tensors outside the graph.
+Each is a plain function of the tensor ``x``; ``Tensor`` takes them as its methods
+(``split = shaping.split``), so ``x.split(2)`` is ``shaping.split(x, 2)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from tinygrad_rnn.tensor import Tensor
+
+
+def unsqueeze(x: Tensor, dim: int) -> Tensor:
+    """Insert an axis of length 1 at ``dim`` (a reshape)."""
+    shape = list(x.shape)
+    shape.insert(dim if dim >= 0 else x.ndim + 1 + dim, 1)
+    return x.reshape(tuple(shape))
+
+
+def squeeze(x: Tensor, dim: int | None = None) -> Tensor:
+    """Drop axes of length 1 (only ``dim`` if given) -- a reshape."""
+    if dim is None:
+        shape = tuple(n for n in x.shape if n != 1)
+    else:
+        if x.shape[dim] != 1:
+            return x
+        shape = tuple(n for i, n in enumerate(x.shape) if i != dim % x.ndim)
+    return x.reshape(shape)
+
+
+def flatten(x: Tensor) -> Tensor:
+    return x.reshape(-1)
+
+
+def split(x: Tensor, sizes: int | Sequence[int], axis: int = 0, *,
+          dim: int | None = None) -> list[Tensor]:
+    """Split along ``axis`` (default 0, as ``torch.split``) into pieces of ``sizes``: an
+    int gives pieces of that size (the last may be shorter), a list gives those sizes.
+    Each piece is a ``GetItem`` slice."""
+    axis = axis if dim is None else dim
+    n = x.shape[axis]
+    if isinstance(sizes, int):
+        if sizes <= 0:
+            raise ValueError(f"split: size must be positive, got {sizes}")
+        sizes = [min(sizes, n - s) for s in range(0, n, sizes)]
+    if sum(sizes) != n:
+        raise ValueError(f"split: sizes {list(sizes)} do not add up to {n}, the length of "
+                         f"axis {axis} of shape {x.shape}")
+    pieces, start = [], 0
+    lead = (slice(None),) * (axis % x.ndim)
+    for size in sizes:
+        pieces.append(x[lead + (slice(start, start + size),)])
+        start += size
+    return pieces
+
+
+def chunk(x: Tensor, chunks: int, axis: int = 0, *, dim: int | None = None) -> list[Tensor]:
+    """Split into ``chunks`` pieces along ``axis`` (default 0, as ``torch.chunk``): each
+    of ceil(n / chunks) entries, the last possibly shorter. The cells cut their gates
+    apart with ``pre.chunk(4, axis=-1)``."""
+    axis = axis if dim is None else dim
+    n = x.shape[axis]
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    return x.split(max(-(-n // chunks), 1), axis)
+
+
+def iterate(x: Tensor) -> Iterator[Tensor]:
+    """Iterate over the first axis (each row is a ``GetItem`` of this tensor)."""
+    if x.ndim == 0:
+        raise TypeError("iteration over a 0-d tensor")
+    for i in range(len(x)):
+        yield x[i]
+
+
+def argmax(x: Tensor, axis: int | None = None, keepdims: bool = False, *,
+           dim: int | None = None) -> Tensor:
+    """Indices of the maxima (integers, outside the graph) -- ``max`` returns values only."""
+    axis = axis if dim is None else dim
+    return type(x)(np.argmax(x.data, axis=axis, keepdims=keepdims))
+
+
+def to_float32(x: Tensor) -> Tensor:
+    """A float32 copy, outside the graph if the dtype changes (as ``.detach()``)."""
+    return x if x.dtype == np.float32 else type(x)(x.data.astype(np.float32))
+
+
+def to_float64(x: Tensor) -> Tensor:
+    """A float64 copy, outside the graph if the dtype changes (as ``.detach()``)."""
+    return x if x.dtype == np.float64 else type(x)(x.data.astype(np.float64))
+
+
+def dim(x: Tensor) -> int:
+    return x.data.ndim
+
+
+def transpose(x: Tensor, *axes: Any) -> Tensor:
+    """Reverse the axes, permute them (``transpose(2, 0, 1)``), or swap two of a
+    3-D+ tensor PyTorch-style (``transpose(0, 1)`` swaps axes 0 and 1)."""
+    if len(axes) == 1 and isinstance(axes[0], tuple | list):
+        axes = tuple(axes[0])
+    if len(axes) == 2 and x.ndim != 2:
+        perm = list(range(x.ndim))
+        perm[axes[0]], perm[axes[1]] = perm[axes[1]], perm[axes[0]]
+        axes = tuple(perm)
+    return x.permute(*axes) if axes else x.T

@@ -12,11 +12,11 @@ direction and time step (``layer0/fwd/t=7/RNNCell``) -- and its input shapes. In
 exploding RNN this points at the step where the values (or gradients) overflowed.
 
 How: the engine is not changed. While some thread is inside the block, ``Function.apply``
-(which every op goes through), the ``backward`` method of every ``Function`` subclass and
-the fast path's backward rules are replaced with checking wrappers; when the last thread
-leaves, they are restored. The mode is per thread, as PyTorch's: the wrappers check only
-in a thread that is inside the block. The checks cost a pass over every array, so use the
-mode to debug, not to train.
+(which every op goes through) and the ``backward`` method of every ``Function`` subclass
+and the fast path's backward rules are replaced with checking wrappers; when the last
+thread leaves, they are restored. The mode is per thread, as PyTorch's: the
+wrappers check only in a thread that is inside the block. The checks cost a pass over
+every array, so use the mode to debug, not to train.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def _checked_backward(original: Callable[..., Any]) -> Callable[..., Any]:
         if not (STATE.anomaly and STATE.anomaly_backward):
             return grads
         for i, g in enumerate(grads):
-            kind = _kind(fast.to_array(g))  # the values written out (the engine gets g unchanged)
+            kind = _kind(fast.to_array(g))  # (the engine gets g unchanged)
             if kind is not None:
                 shapes = [t.shape for t in getattr(self, "inputs", ())]
                 came_in = _kind(np.asarray(grad))
@@ -112,7 +112,7 @@ def _checked_backward(original: Callable[..., Any]) -> Callable[..., Any]:
 
 _lock = threading.Lock()
 _users = 0  # how many threads are inside a block: the first patches, the last restores
-_saved: list[tuple[Any, Any, Any]] = []  # (class or rule table, name or key, original)
+_saved: list[tuple[Any, str, Any]] = []  # (class, method name, the original method)
 
 
 @contextmanager
@@ -147,7 +147,10 @@ def _leave() -> None:
 
 
 def _patch() -> None:
-    """Wrap apply, every op's own backward and every fast backward rule."""
+    """Wrap apply, every op's own backward and the fast backward rules still in use."""
+    rules = dict(fast.BACKWARD)
+    _saved.append((fast, "BACKWARD", rules))
+    in_use = {op: rule for op, (method, rule) in rules.items() if op.backward is method}
     saved_apply = Function.__dict__["apply"]
     _saved.append((Function, "apply", saved_apply))
     Function.apply = _checked_apply(saved_apply.__func__)  # type: ignore[method-assign]
@@ -156,15 +159,10 @@ def _patch() -> None:
             cls: Any = op
             _saved.append((cls, "backward", cls.__dict__["backward"]))
             cls.backward = _checked_backward(cls.__dict__["backward"])
-    for op, rule in list(fast.BACKWARD.items()):
-        _saved.append((fast.BACKWARD, op, rule))
-        fast.BACKWARD[op] = _checked_backward(rule)
+    fast.BACKWARD = {op: (op.backward, _checked_backward(rule)) for op, rule in in_use.items()}
 
 
 def _restore() -> None:
-    for owner, key, original in _saved:
-        if isinstance(owner, dict):
-            owner[key] = original
-        else:
-            setattr(owner, key, original)
+    for owner, name, original in _saved:
+        setattr(owner, name, original)
     _saved.clear()

@@ -47,9 +47,12 @@ from tinygrad_rnn.fast import grads, lean
 from tinygrad_rnn.fast.grads import to_array
 from tinygrad_rnn.fast.lean import gc_paused
 
-# op class -> fast rule; filled by rules.py (imported by the package's __init__)
-FORWARD: dict[type, Callable[..., np.ndarray]] = {}
-BACKWARD: dict[type, Callable[..., tuple[Any, ...]]] = {}
+# op class -> (the op's method the rule replaces, the fast rule); filled by rules.py
+# (imported by the package's __init__). A rule is used only while the op's method is still
+# that one: an op whose forward or backward was replaced (a test, a learner's experiment)
+# runs its own. (A learner who edits ops.py itself: run with TINYGRAD_RNN_PLAIN=1.)
+FORWARD: dict[type, tuple[Callable[..., Any], Callable[..., np.ndarray]]] = {}
+BACKWARD: dict[type, tuple[Callable[..., Any], Callable[..., tuple[Any, ...]]]] = {}
 
 __all__ = ["add", "constant", "disabled", "enabled", "forward", "gc_paused", "recording",
            "step", "to_array", "vjp"]
@@ -68,17 +71,17 @@ def disabled() -> AbstractContextManager[None]:
 def forward(fn: Any, arrays: list[np.ndarray], kwargs: dict[str, Any]) -> np.ndarray:
     """``fn.forward(*arrays, **kwargs)``, or the op's fast rule."""
     rule = FORWARD.get(type(fn)) if STATE.fast else None
-    if rule is None:
+    if rule is None or type(fn).forward is not rule[0]:
         return fn.forward(*arrays, **kwargs)  # type: ignore[no-any-return]
-    return rule(fn, *arrays, **kwargs)
+    return rule[1](fn, *arrays, **kwargs)
 
 
 def vjp(fn: Any, g: np.ndarray) -> tuple[Any, ...]:
     """``fn.backward(g)``, or the op's fast rule (which may return unwritten gradients)."""
     rule = BACKWARD.get(type(fn)) if STATE.fast else None
-    if rule is None:
+    if rule is None or type(fn).backward is not rule[0]:
         return fn.backward(g)  # type: ignore[no-any-return]
-    return rule(fn, g)
+    return rule[1](fn, g)
 
 
 def add(a: Any, b: Any) -> Any:

@@ -32,9 +32,12 @@ from tinygrad_rnn.fast.grads import ProductGrad, SliceGrad
 from tinygrad_rnn.fast.lean import stacked
 
 
-def _rule(table: dict[type, Callable[..., Any]], op: type) -> Callable[..., Any]:
+def _rule(table: dict[type, Any], op: Any) -> Callable[..., Any]:
+    """Register the decorated function as ``op``'s fast forward or backward rule."""
+    method = op.forward if table is FORWARD else op.backward
+
     def register(rule: Callable[..., Any]) -> Callable[..., Any]:
-        table[op] = rule
+        table[op] = (method, rule)
         return rule
 
     return register

@@ -148,7 +148,7 @@ def _leave() -> None:
 
 def _patch() -> None:
     """Wrap apply, every op's own backward and the fast backward rules still in use."""
-    rules = dict(fast.BACKWARD)
+    rules: dict[Any, Any] = dict(fast.BACKWARD)
     _saved.append((fast, "BACKWARD", rules))
     in_use = {op: rule for op, (method, rule) in rules.items() if op.backward is method}
     saved_apply = Function.__dict__["apply"]
@@ -159,7 +159,8 @@ def _patch() -> None:
             cls: Any = op
             _saved.append((cls, "backward", cls.__dict__["backward"]))
             cls.backward = _checked_backward(cls.__dict__["backward"])
-    fast.BACKWARD = {op: (op.backward, _checked_backward(rule)) for op, rule in in_use.items()}
+    fast.BACKWARD = {op: (op.backward, _checked_backward(rule))
+                     for op, rule in in_use.items()}
 
 
 def _restore() -> None:

@@ -94,8 +94,9 @@ class Function:
             # be one more object for the cyclic garbage collector to track
             fn.needs_grad = _NEEDS.setdefault(tuple(needs), needs)
             fn.inputs = args
-            fn.scope = STATE.path
-            return Tensor._make(out, True, fn)
+            out_tensor = Tensor._make(out, True, fn)
+            fn.scope = out_tensor.scope  # the scope path open now
+            return out_tensor
         return Tensor._make(out, False, None)
 
 

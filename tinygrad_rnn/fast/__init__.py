@@ -70,16 +70,16 @@ def disabled() -> AbstractContextManager[None]:
 
 def forward(fn: Any, arrays: list[np.ndarray], kwargs: dict[str, Any]) -> np.ndarray:
     """``fn.forward(*arrays, **kwargs)``, or the op's fast rule."""
-    rule = FORWARD.get(type(fn)) if STATE.fast else None
-    if rule is None or type(fn).forward is not rule[0]:
+    rule = FORWARD.get(type(fn))  # (looked up first: most ops have none)
+    if rule is None or not STATE.fast or type(fn).forward is not rule[0]:
         return fn.forward(*arrays, **kwargs)  # type: ignore[no-any-return]
     return rule[1](fn, *arrays, **kwargs)
 
 
 def vjp(fn: Any, g: np.ndarray) -> tuple[Any, ...]:
     """``fn.backward(g)``, or the op's fast rule (which may return unwritten gradients)."""
-    rule = BACKWARD.get(type(fn)) if STATE.fast else None
-    if rule is None or type(fn).backward is not rule[0]:
+    rule = BACKWARD.get(type(fn))
+    if rule is None or not STATE.fast or type(fn).backward is not rule[0]:
         return fn.backward(g)  # type: ignore[no-any-return]
     return rule[1](fn, g)
 

@@ -24,6 +24,8 @@ from tinygrad_rnn import fast, ops
 from tinygrad_rnn.nn import GRU, LSTM, RNN
 
 PACKAGE = pathlib.Path(tg.__file__).parent
+needs_fast = pytest.mark.skipif(not fast.enabled(), reason="compares the fast path with the "
+                                "textbook one; TINYGRAD_RNN_PLAIN=1 turned the fast path off")
 
 
 def run(kind: str, lean: bool) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, list]]:
@@ -43,6 +45,7 @@ def run(kind: str, lean: bool) -> tuple[np.ndarray, dict[str, np.ndarray], dict[
     return out.data.copy(), grads, contributions
 
 
+@needs_fast
 @pytest.mark.parametrize("lean", [False, True])
 @pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
 def test_the_fast_path_equals_the_textbook_path(kind, lean):
@@ -67,7 +70,16 @@ def test_plain_mode_uses_the_ops_own_vjps_and_a_plus_b():
         grads = fast.vjp(y.grad_fn, g)
         assert all(type(a) is np.ndarray for a in grads[1:])
         assert fast.add(np.ones(2), np.ones(2)).tolist() == [2.0, 2.0]
-    assert type(fast.vjp(y.grad_fn, g)[1]) is not np.ndarray  # fast: an unwritten product
+        np.testing.assert_allclose(grads[1], g.T @ x.data)
+
+
+@needs_fast
+def test_the_fast_path_keeps_a_weight_gradient_unwritten():
+    x = tg.Tensor(np.arange(6.0).reshape(2, 3))
+    w = tg.Tensor(np.ones((4, 3)), requires_grad=True)
+    y = F.linear(x, w)
+    g = np.ones((2, 4))
+    assert type(fast.vjp(y.grad_fn, g)[1]) is not np.ndarray  # an unwritten product
     np.testing.assert_allclose(fast.to_array(fast.vjp(y.grad_fn, g)[1]), g.T @ x.data)
 
 

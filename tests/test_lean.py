@@ -23,6 +23,10 @@ LAYERS = {
 }
 
 
+pytestmark = pytest.mark.skipif(not tg.fast.enabled(), reason="lean graphs are part of the "
+                                "fast path, which TINYGRAD_RNN_PLAIN=1 turned off")
+
+
 def run(kind: str, lean: bool, keep_grads: bool = True, **options: Any):
     lengths = options.pop("lengths", None)
     layer = LAYERS[kind](rng=0, dtype=np.float64, **options)

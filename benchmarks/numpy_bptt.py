@@ -55,6 +55,9 @@ PARAM_NAMES = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 Params = dict[str, np.ndarray]
 Result = tuple[float, Params]  # (loss, gradients keyed like the parameters)
+# A loss of the outputs: hs (T, B, H) -> (L, dL/dhs). Every function below also takes one
+# in place of G, e.g. a Linear head with squared error (numpy_head.py).
+LossFn = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
 
 # ---- helpers ----------------------------------------------------------------------------
@@ -79,17 +82,27 @@ def make_inputs(steps: int, batch: int, input_size: int, hidden_size: int, dtype
     return x, G
 
 
-def _prepare(x: np.ndarray, p: Params, G: np.ndarray):
-    """The arrays in x's float dtype, C-contiguous (no copy when they already are)."""
+def _prepare(x: np.ndarray, p: Params, G: np.ndarray | LossFn):
+    """The arrays in x's float dtype, C-contiguous (no copy when they already are); a loss
+    function passed for G is returned as it is."""
     x = np.ascontiguousarray(x)
     if x.dtype.kind != "f" or x.ndim != 3:
         raise TypeError(f"x must be a float array of shape (T, B, I), got {x.dtype} {x.shape}")
     dtype = x.dtype
     W_ih, W_hh, b_ih, b_hh = (np.ascontiguousarray(p[n], dtype=dtype) for n in PARAM_NAMES)
+    if callable(G):
+        return x, W_ih, W_hh, b_ih, b_hh, G
     G = np.ascontiguousarray(G, dtype=dtype)
     if G.shape != x.shape[:2] + (W_hh.shape[1],):
         raise ValueError(f"G has shape {G.shape}, expected {x.shape[:2] + (W_hh.shape[1],)}")
     return x, W_ih, W_hh, b_ih, b_hh, G
+
+
+def _loss(hs: np.ndarray, G: np.ndarray | LossFn) -> tuple[float, np.ndarray]:
+    """(L, dL/dhs) for the outputs hs (T, B, H): Σ_t ⟨h_t, G_t⟩ and G, or G's own."""
+    if callable(G):
+        return G(hs)
+    return float(np.vdot(hs, G)), G
 
 
 def _sigmoid_(a: np.ndarray) -> None:
@@ -106,7 +119,7 @@ def _grads(W_ih, W_hh, b_ih, b_hh) -> Params:
 
 # ---- Elman RNN: h_t = tanh(x_t W_ihᵀ + b_ih + h_{t-1} W_hhᵀ + b_hh) ---------------------
 
-def rnn_fused(x: np.ndarray, params: Params, G: np.ndarray) -> Result:
+def rnn_fused(x: np.ndarray, params: Params, G: np.ndarray | LossFn) -> Result:
     x, W_ih, W_hh, b_ih, b_hh, G = _prepare(x, params, G)
     T, B, I = x.shape
     H = W_hh.shape[1]
@@ -121,7 +134,7 @@ def rnn_fused(x: np.ndarray, params: Params, G: np.ndarray) -> Result:
         np.matmul(hs[t], W_hh.T, out=h)
         h += A[t]
         np.tanh(h, out=h)
-    loss = float(np.vdot(hs[1:], G))
+    loss, G = _loss(hs[1:], G)
 
     # backward: dA[t] = dL/d(pre-activation at step t)
     dA = np.empty((T, B, H), x.dtype)
@@ -141,7 +154,7 @@ def rnn_fused(x: np.ndarray, params: Params, G: np.ndarray) -> Result:
     return loss, _grads(D.T @ X, D.T @ hs[:-1].reshape(T * B, H), db, db.copy())
 
 
-def rnn_per_step(x: np.ndarray, params: Params, G: np.ndarray) -> Result:
+def rnn_per_step(x: np.ndarray, params: Params, G: np.ndarray | LossFn) -> Result:
     x, W_ih, W_hh, b_ih, b_hh, G = _prepare(x, params, G)
     T, B, I = x.shape
     H = W_hh.shape[1]
@@ -156,7 +169,7 @@ def rnn_per_step(x: np.ndarray, params: Params, G: np.ndarray) -> Result:
         h += tmp
         h += b
         np.tanh(h, out=h)
-    loss = float(np.vdot(hs[1:], G))
+    loss, G = _loss(hs[1:], G)
 
     dW_ih, dW_hh = np.zeros_like(W_ih), np.zeros_like(W_hh)
     db = np.zeros_like(b)
@@ -230,7 +243,7 @@ def _lstm_cell_backward(z: np.ndarray, c_prev: np.ndarray, tanh_c: np.ndarray,
     dc *= f  # dL/dc_{t-1} through c_t = f*c_{t-1} + ...
 
 
-def lstm_fused(x: np.ndarray, params: Params, G: np.ndarray) -> Result:
+def lstm_fused(x: np.ndarray, params: Params, G: np.ndarray | LossFn) -> Result:
     x, W_ih, W_hh, b_ih, b_hh, G = _prepare(x, params, G)
     T, B, I = x.shape
     H = W_hh.shape[1]
@@ -249,7 +262,7 @@ def lstm_fused(x: np.ndarray, params: Params, G: np.ndarray) -> Result:
         z = Z[t]
         z += np.matmul(hs[t], W_hh.T, out=tmp4)
         _lstm_cell_forward(z, cs[t], cs[t + 1], tanh_cs[t], hs[t + 1], tmp)
-    loss = float(np.vdot(hs[1:], G))
+    loss, G = _loss(hs[1:], G)
 
     # backward
     dZ = np.empty((T, B, 4 * H), dt)  # dL/d(gate pre-activations)
@@ -266,7 +279,7 @@ def lstm_fused(x: np.ndarray, params: Params, G: np.ndarray) -> Result:
     return loss, _grads(D.T @ X, D.T @ hs[:-1].reshape(T * B, H), db, db.copy())
 
 
-def lstm_per_step(x: np.ndarray, params: Params, G: np.ndarray) -> Result:
+def lstm_per_step(x: np.ndarray, params: Params, G: np.ndarray | LossFn) -> Result:
     x, W_ih, W_hh, b_ih, b_hh, G = _prepare(x, params, G)
     T, B, I = x.shape
     H = W_hh.shape[1]
@@ -285,7 +298,7 @@ def lstm_per_step(x: np.ndarray, params: Params, G: np.ndarray) -> Result:
         z += np.matmul(hs[t], W_hh.T, out=tmp4)
         z += b
         _lstm_cell_forward(z, cs[t], cs[t + 1], tanh_cs[t], hs[t + 1], tmp)
-    loss = float(np.vdot(hs[1:], G))
+    loss, G = _loss(hs[1:], G)
 
     dW_ih, dW_hh = np.zeros_like(W_ih), np.zeros_like(W_hh)
     db = np.zeros_like(b)
@@ -357,7 +370,7 @@ def _gru_cell_backward(a: np.ndarray, m_n: np.ndarray, h_prev: np.ndarray, dh: n
     dh *= z
 
 
-def gru_fused(x: np.ndarray, params: Params, G: np.ndarray) -> Result:
+def gru_fused(x: np.ndarray, params: Params, G: np.ndarray | LossFn) -> Result:
     x, W_ih, W_hh, b_ih, b_hh, G = _prepare(x, params, G)
     T, B, I = x.shape
     H = W_hh.shape[1]
@@ -374,7 +387,7 @@ def gru_fused(x: np.ndarray, params: Params, G: np.ndarray) -> Result:
         np.matmul(hs[t], W_hh.T, out=m)
         m += b_hh
         _gru_cell_forward(A[t], m, hs[t], hs[t + 1], tmp)
-    loss = float(np.vdot(hs[1:], G))
+    loss, G = _loss(hs[1:], G)
 
     dM = np.empty((T, B, 3 * H), dt)
     dN = np.empty((T, B, H), dt)
@@ -392,7 +405,7 @@ def gru_fused(x: np.ndarray, params: Params, G: np.ndarray) -> Result:
     return loss, _grads(D.T @ X, dW_hh, D.sum(axis=0), db_hh)
 
 
-def gru_per_step(x: np.ndarray, params: Params, G: np.ndarray) -> Result:
+def gru_per_step(x: np.ndarray, params: Params, G: np.ndarray | LossFn) -> Result:
     x, W_ih, W_hh, b_ih, b_hh, G = _prepare(x, params, G)
     T, B, I = x.shape
     H = W_hh.shape[1]
@@ -409,7 +422,7 @@ def gru_per_step(x: np.ndarray, params: Params, G: np.ndarray) -> Result:
         np.matmul(hs[t], W_hh.T, out=m)
         m += b_hh
         _gru_cell_forward(a, m, hs[t], hs[t + 1], tmp)
-    loss = float(np.vdot(hs[1:], G))
+    loss, G = _loss(hs[1:], G)
 
     dW_ih, dW_hh = np.zeros_like(W_ih), np.zeros_like(W_hh)
     db_ih, db_hh = np.zeros_like(b_ih), np.zeros_like(b_hh)
@@ -432,14 +445,15 @@ def gru_per_step(x: np.ndarray, params: Params, G: np.ndarray) -> Result:
 
 # ---- dispatch ---------------------------------------------------------------------------
 
-IMPLEMENTATIONS: dict[tuple[str, bool], Callable[[np.ndarray, Params, np.ndarray], Result]] = {
+IMPLEMENTATIONS: dict[tuple[str, bool], Callable[..., Result]] = {
     ("rnn", True): rnn_fused, ("rnn", False): rnn_per_step,
     ("gru", True): gru_fused, ("gru", False): gru_per_step,
     ("lstm", True): lstm_fused, ("lstm", False): lstm_per_step,
 }
 
 
-def bptt(model: str, x: np.ndarray, params: Params, G: np.ndarray, *,
+def bptt(model: str, x: np.ndarray, params: Params, G: np.ndarray | LossFn, *,
          fused: bool = True) -> Result:
-    """Loss Σ_t ⟨h_t, G_t⟩ and its gradients for ``model`` in ("rnn", "gru", "lstm")."""
+    """Loss Σ_t ⟨h_t, G_t⟩ (or ``G(hs)`` when G is a loss function) and its gradients for
+    ``model`` in ("rnn", "gru", "lstm")."""
     return IMPLEMENTATIONS[model, fused](x, params, G)

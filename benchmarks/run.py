@@ -18,7 +18,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SECTIONS = ("timing", "perop", "memory", "scaling")
+SECTIONS = ("timing", "perop", "memory", "scaling",
+            "loop", "loop-perop", "loop-memory", "examples")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -39,8 +40,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    "(default 0.15, quick 0.1)")
     p.add_argument("--min-time", type=float, help="seconds one measurement lasts at least "
                    "(averaging repeated calls; default 0.1, quick 0.03)")
-    p.add_argument("--sections", default=",".join(SECTIONS),
-                   help=f"comma-separated subset of {','.join(SECTIONS)}")
+    p.add_argument("--sections",
+                   help=f"comma-separated subset of {','.join(SECTIONS)} (default: all; "
+                        "--quick: all but examples)")
     p.add_argument("--sizes", help="comma-separated subset of small,medium,large")
     p.add_argument("--dtypes", help="comma-separated subset of float32,float64")
     p.add_argument("--models", help="comma-separated subset of lstm,gru,rnn")
@@ -67,6 +69,8 @@ def _subset(p: argparse.ArgumentParser, flag: str, value: str | None,
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
+    # the training-loop protocol's children get the environment as it was: library defaults
+    child_env = dict(os.environ)
     if args.threads:
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "VECLIB_MAXIMUM_THREADS"):
@@ -84,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = suite.Config.make(
         args.quick, reps=args.reps, pause=args.pause, min_time=args.min_time,
         sizes=args.sizes, dtypes=args.dtypes, models=args.models, sections=args.sections,
-        threads=args.threads,
+        threads=args.threads, child_env=child_env,
         command="python benchmarks/run.py " + " ".join(shlex.quote(a) for a in
                                                         (argv or sys.argv[1:])))
     return suite.main(cfg, args.out)

@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import impls
+import loop
+import loop_report
 import numpy as np
 import numpy_bptt as nb
 
@@ -41,7 +43,7 @@ LIMIT = "numpy fused"
 CHAIN_OPS = 1000
 MEMORY_STEPS = (50, 500)
 SCALING_STEPS = (100, 10_000)
-SECTIONS = ("timing", "perop", "memory", "scaling")
+SECTIONS = ("timing", "perop", "memory", "scaling") + loop.SECTIONS
 
 
 @dataclass
@@ -56,12 +58,14 @@ class Config:
     sections: tuple[str, ...] = SECTIONS
     threads: int = 1
     command: str = ""
+    child_env: dict[str, str] | None = None  # the training-loop children's environment
 
     @classmethod
     def make(cls, quick: bool, **overrides: Any) -> Config:
         if quick:
             base = cls(quick=True, reps=3, pause=0.1, min_time=0.03,
-                       sizes=("small", "medium"), dtypes=("float32",))
+                       sizes=("small", "medium"), dtypes=("float32",),
+                       sections=tuple(s for s in SECTIONS if s != "examples"))
         else:
             base = cls()
         for key, value in overrides.items():
@@ -620,7 +624,7 @@ def _cell(t: Timing) -> str:
 def report(cfg: Config, env: list[tuple[str, str]], models: list[ModelRow] | None,
            chain: dict[str, ChainResult] | None, memory: dict[str, MemoryResult] | None,
            scaling: dict[tuple[str, int], Timing] | None, unavailable: dict[str, str],
-           elapsed: float) -> str:
+           elapsed: float, loop_results: loop.LoopResults | None = None) -> str:
     md = ["# Benchmark results", ""]
     md.append(f"Mode: **{'quick' if cfg.quick else 'full'}** — {cfg.reps} "
               f"repetition{'s' if cfg.reps != 1 else ''}, "
@@ -642,6 +646,8 @@ def report(cfg: Config, env: list[tuple[str, str]], models: list[ModelRow] | Non
                       for t in targets(cfg, models or [], chain, memory, scaling)],
                      labels=4))
     md.append("")
+    if loop_results is not None:
+        md += loop_report.targets_markdown(loop_results, cfg.quick)
 
     if models is not None:
         names = list(impls.MODEL_IMPLS)
@@ -751,6 +757,9 @@ def report(cfg: Config, env: list[tuple[str, str]], models: list[ModelRow] | Non
                           "per-step ratio"], rows))
         md.append("")
 
+    if loop_results is not None:
+        md += loop_report.markdown(loop_results, cfg.reps)
+
     md += ["## Environment", ""]
     md.append(_table(["", ""], [[k, v.replace("|", "\\|")] for k, v in env], labels=2))
     md.append("")
@@ -777,14 +786,21 @@ def main(cfg: Config, out: Path) -> int:
     chain = bench_chain(cfg, unavailable) if "perop" in cfg.sections else None
     memory = bench_memory(cfg, unavailable) if "memory" in cfg.sections else None
     scaling = bench_scaling(cfg, unavailable) if "scaling" in cfg.sections else None
+    loop_results = None
+    if set(loop.SECTIONS) & set(cfg.sections):
+        loop_results = loop.run(cfg.quick, cfg.reps, cfg.sections, cfg.child_env,
+                                cfg.sizes, cfg.models)
     elapsed = time.perf_counter() - start
     try:
         env.append(("load average at end (1, 5, 15 min)",
                     ", ".join(f"{v:.2f}" for v in os.getloadavg())))
     except OSError:
         pass
-    text = report(cfg, env, models, chain, memory, scaling, unavailable, elapsed)
+    text = report(cfg, env, models, chain, memory, scaling, unavailable, elapsed,
+                  loop_results)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    partial = out.with_name(out.name + ".partial")  # then one rename: never half a file
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, out)
     progress(f"wrote {out} ({elapsed:.0f} s)")
     return 0

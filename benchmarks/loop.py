@@ -36,8 +36,9 @@ ROWS = (("lstm", "medium", (32, 64, 256, 50)), ("gru", "medium", (32, 64, 256, 5
         ("rnn", "medium", (32, 64, 256, 50)), ("lstm", "large", (64, 256, 512, 100)),
         ("lstm", "small", (1, 16, 32, 25)))
 # (warm-up, timed) iterations per process
-ITERS = {"small": (20, 200), "medium": (3, 10), "large": (2, 5), "perop": (5, 50)}
-QUICK_ITERS = {"small": (10, 100), "medium": (2, 6), "large": (1, 3), "perop": (3, 25)}
+ITERS = {"small": (10, 100), "medium": (3, 10), "large": (2, 4), "perop": (5, 50)}
+QUICK_ITERS = {"small": (5, 50), "medium": (2, 6), "large": (1, 3), "perop": (3, 25)}
+LARGE_REPS = 3  # at most: a large LSTM process takes ~10 s
 MEMORY_SIZE = (32, 64, 256, 500)  # LSTM medium at T = 500
 MEMORY_IMPLS = {"numpy per-step": {}, "numpy fused": {},
                 "tinygrad_rnn": {}, "tinygrad_rnn (lean graph)": {"lean": True},
@@ -161,7 +162,9 @@ def run(quick: bool, reps: int, sections: tuple[str, ...], env: dict[str, str] |
             warmup, n = iters[size]
             specs = {impl: {"kind": "model", "impl": impl, "model": model, "size": dims,
                             "warmup": warmup, "iters": n} for impl in IMPLS}
-            out.rows[model, size] = interleaved(specs, reps, env, f"{model} {size}")
+            out.rows[model, size] = interleaved(
+                specs, min(reps, LARGE_REPS) if size == "large" else reps, env,
+                f"{model} {size}")
     if "loop-perop" in sections:
         warmup, n = iters["perop"]
         specs = {impl: {"kind": "perop", "impl": impl, "warmup": warmup, "iters": n}

@@ -25,6 +25,10 @@ With the fast path on (the default):
   matrix product, as a hand-written BPTT does;
 * ``lean.py`` -- ``lean_graph()`` freeing each step's internal values, the layers'
   output buffers, and pausing the cyclic garbage collector while a layer records;
+* ``allocator.py`` -- the one process-wide change, made at import: glibc's malloc keeps
+  freed memory in the process, so each training iteration reuses the last one's memory
+  instead of page-faulting it in again (off with the switch, or on its own with
+  ``TINYGRAD_RNN_KEEP_MEMORY=0``; ``allocator.release()`` undoes it);
 * here -- one cached tensor per scalar constant (the 1.0 of ``1 - z``), keyed by dtype
   and the value's exact bits (so 0.0, -0.0 and NaN are different constants).
 
@@ -42,10 +46,13 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.context import STATE, _setting
-from tinygrad_rnn.fast import grads, lean
+from tinygrad_rnn.context import FAST_DEFAULT, STATE, _setting
+from tinygrad_rnn.fast import allocator, grads, lean
 from tinygrad_rnn.fast.grads import to_array
 from tinygrad_rnn.fast.lean import gc_paused
+
+if allocator.wanted(FAST_DEFAULT):  # process-wide, so decided once, here (allocator.py)
+    allocator.keep()
 
 # op class -> (the op's method the rule replaces, the fast rule); filled by rules.py
 # (imported by the package's __init__). A rule is used only while the op's method is still

@@ -108,7 +108,8 @@ def targets(res: LoopResults, quick: bool) -> list[Target]:
 
 def _status(ratio: float | None, goal: float, skipped: bool = False) -> str:
     if ratio is None:
-        return "not measured" + (" (not in --quick)" if skipped else "")
+        return "not measured" + (" (not in --quick)" if skipped else " (not in this run, "
+                                 "or an implementation failed)")
     return "met" if ratio <= goal else "missed"
 
 

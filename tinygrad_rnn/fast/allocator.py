@@ -14,14 +14,16 @@ fresh process, LSTM (batch 32, input 64, hidden 256, T = 50) with a Linear head 
 default ``backward()``: about 7,200 page faults and 15-20 ms of kernel time per iteration.
 
 What. Two ``mallopt`` calls when the package is imported with the fast path on:
-``M_MMAP_THRESHOLD`` = 32 MiB (arrays below it come from the heap, where freed memory is
-reused) and ``M_TRIM_THRESHOLD`` = 256 MiB (up to that much free memory stays with the
-process) -- the same as starting Python with ``MALLOC_MMAP_THRESHOLD_=33554432
-MALLOC_TRIM_THRESHOLD_=268435456``. Then the same loop takes no page faults after its
-first iteration.
+``M_MMAP_THRESHOLD`` = 1 GiB (arrays below it come from the heap, where freed memory is
+reused; glibc versions that refuse more than 32 MiB get 32 MiB) and ``M_TRIM_THRESHOLD`` =
+2 GiB (up to that much free memory stays with the process) -- as if Python were started
+with ``MALLOC_MMAP_THRESHOLD_`` and ``MALLOC_TRIM_THRESHOLD_`` set to those. Then the same
+loop takes no page faults after its first iteration. (32 MiB and 256 MiB were not enough:
+an LSTM of batch 64, input 256, hidden 512, T = 100 frees more than 256 MiB per iteration,
+and its stacked (T, B, 4H) arrays are 52 MB.)
 
-Cost. The process keeps the memory its largest iteration needed (up to 256 MiB more than
-it uses at a time) instead of returning it between iterations, for every library in the
+Cost. The process keeps the memory its largest iteration needed (up to 2 GiB more than it
+uses at a time) instead of returning it between iterations, for every library in the
 process (NumPy's other arrays too). Setting a threshold also turns off glibc's own
 adjustment of the mmap threshold, for good: ``release()`` sets both back to glibc's
 initial 128 KiB and returns the free memory to the system, but the adjustment stays off.
@@ -38,8 +40,9 @@ from typing import Any
 
 M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers (malloc.h)
 M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD = 32 * 2**20  # glibc's upper limit for this parameter on 64-bit systems
-TRIM_THRESHOLD = 256 * 2**20
+MMAP_THRESHOLD = 2**30
+MMAP_THRESHOLD_FALLBACK = 32 * 2**20  # the most that older glibc versions accept
+TRIM_THRESHOLD = 2**31 - 1  # the largest value mallopt's int takes: 2 GiB
 GLIBC_INITIAL = 128 * 2**10  # both thresholds' values when a process starts
 
 _kept = False
@@ -71,8 +74,9 @@ def keep() -> bool:
     libc = _glibc()
     if libc is None:
         return False
-    _kept = (libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
-             and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1)
+    mmap = (libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
+            or libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_FALLBACK) == 1)
+    _kept = mmap and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD) == 1
     return _kept
 
 

@@ -82,7 +82,8 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
 
     Used to mask padded time steps of variable-length batches.
     """
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    # a copy: the graph makes its arrays read-only, which must not reach the caller's mask
+    cond = condition.data if isinstance(condition, Tensor) else np.array(condition)
     # constants take the floating dtype of the tensor branch (Function.apply would take the
     # dtype of the first tensor argument, which here is the boolean condition)
     dtype = next((t.dtype for t in (a, b) if isinstance(t, Tensor) and t.dtype.kind == "f"),

@@ -90,6 +90,11 @@ def backward(root: Tensor, grad: Any = None, *, keep_grads: bool = True,
             continue
         if t.grad_fn is None:  # a leaf: keep its own copy, so no array is shared
             t.grad = g.copy() if t.grad is None else t.grad + g
+            if not t.data.flags.writeable:
+                # The graph made its values read-only; give the leaf a writable copy, so a
+                # hand-written update (w.data -= lr * w.grad) works while the graph keeps
+                # the values it was recorded with (a second backward stays right).
+                t.data = t.data.copy()
             continue
         if keep_grads:
             t.grad = g if t.grad is None else t.grad + g
@@ -132,10 +137,25 @@ def _seed(root: Tensor, grad: Any) -> np.ndarray:
                 f"pass grad=an array of shape {root.shape}."
             )
         return np.ones_like(root.data)
-    seed = np.array(getattr(grad, "data", grad), dtype=root.dtype)  # a Tensor or an array
-    if seed.shape != root.shape:
-        raise ValueError(f"backward: grad has shape {seed.shape} but the tensor has shape "
+    # Any real numbers are accepted (ints too, as torch does); refused: complex (the
+    # imaginary part would be dropped), bool, and values the root's dtype cannot hold
+    # (1e300 for a float32 loss would become inf).
+    given = np.asarray(getattr(grad, "data", grad))  # a Tensor or an array
+    if given.dtype.kind not in "iuf":
+        raise TypeError(f"backward: grad must hold real numbers (the tensor is {root.dtype}), "
+                        f"got dtype {given.dtype}; pass grad as float values of shape "
+                        f"{root.shape}")
+    if given.shape != root.shape:
+        raise ValueError(f"backward: grad has shape {given.shape} but the tensor has shape "
                          f"{root.shape}; they must be equal")
+    with np.errstate(over="ignore", invalid="ignore"):
+        seed = given.astype(root.dtype)
+    overflow = np.isinf(seed) & ~np.isinf(given)
+    if overflow.any():
+        value = float(given[overflow].flat[0])
+        raise ValueError(f"backward: grad holds {value!r}, which overflows the tensor's dtype "
+                         f"{root.dtype} (largest {np.finfo(root.dtype).max:.4g}); scale the "
+                         f"gradient down or compute in float64")
     return seed
 
 

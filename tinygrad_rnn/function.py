@@ -74,7 +74,7 @@ class Function:
         needs: list[bool] = []
         for a in args:  # a plain loop: this is the hottest code in the library
             if not isinstance(a, Tensor):  # a constant (the operators wrap their own)
-                return cls.apply(*_wrap_constants(args), **kwargs)
+                return cls.apply(*_wrap_constants(args, cls.__name__), **kwargs)
             arrays.append(a.data)
             needs.append(a.requires_grad)
         fn = cls()
@@ -82,14 +82,23 @@ class Function:
             out = fast.forward(fn, arrays, kwargs)
         except ShapeError:
             raise
-        except (ValueError, IndexError) as e:
+        except (ValueError, IndexError, TypeError) as e:  # NumPy's message, plus the op's
             shapes = ", ".join(str(t.shape) for t in args)
             dtypes = ", ".join(str(t.dtype) for t in args)
-            error = IndexError if isinstance(e, IndexError) else ShapeError
+            error = IndexError if isinstance(e, IndexError) else \
+                TypeError if isinstance(e, TypeError) else ShapeError  # (bool - bool: TypeError)
             raise error(f"{cls.__name__}: {e} (input shapes {shapes}; dtypes {dtypes})") from e
         if type(out) is not np.ndarray:  # a NumPy scalar, or a user op's list
             out = np.asarray(out)
         if STATE.grad_enabled and True in needs:
+            # The graph now holds the inputs' and the output's arrays (ops save them for
+            # backward): make them read-only, so a later write into them is refused instead
+            # of silently changing the gradients (docs/dtypes-and-inplace.md). An op's
+            # output is locked when it is made; a leaf when a recorded op first uses it.
+            for t in args:
+                if t.grad_fn is None and t.data.flags.writeable:
+                    read_only(t.data)
+            read_only(out)
             # one shared list per pattern, (True,), (True, False), ...: a list per op would
             # be one more object for the cyclic garbage collector to track
             fn.needs_grad = _NEEDS.setdefault(tuple(needs), needs)
@@ -103,13 +112,28 @@ class Function:
 _NEEDS: dict[tuple[bool, ...], list[bool]] = {}
 
 
-def _wrap_constants(args: tuple[Any, ...]) -> tuple[Tensor, ...]:
+def read_only(array: np.ndarray) -> None:
+    """Make ``array`` -- and the array it is a view of -- refuse writes.
+
+    A step's ``x[t]`` is a view of the sequence x: locking only the view would let
+    ``x.data[...] = ...`` change what the op saved. (Views taken *before* this call keep
+    their own flag and stay writable: that hole is documented.)"""
+    array.setflags(write=False)  # (setflags is about twice as fast as .flags.writeable =)
+    base = array.base
+    if type(base) is np.ndarray and base.flags.writeable:
+        base.setflags(write=False)
+
+
+def _wrap_constants(args: tuple[Any, ...], op: str) -> tuple[Tensor, ...]:
     """Wrap the Python scalars and arrays among an op's arguments as non-grad tensors of
     the first tensor argument's floating dtype."""
     dtype = _first_dtype(args)
     wrapped = []
-    for a in args:
-        wrapped.append(a if isinstance(a, Tensor) else Tensor._constant(a, dtype))
+    for i, a in enumerate(args):
+        try:
+            wrapped.append(a if isinstance(a, Tensor) else Tensor._constant(a, dtype))
+        except TypeError as e:
+            raise TypeError(f"{op}: argument {i} is {e}") from None
     return tuple(wrapped)
 
 

@@ -90,7 +90,7 @@ def gradcheck(
 
     objective = _objective(fn, inputs, cotangents)
     for i in checked:
-        x = inputs[i].data
+        x = _writable(inputs[i])
         for index in _entries(x, max_entries, rng):
             numeric = _central_difference(objective, x, index, eps) / (2 * eps)
             value = float(analytic[i][index])
@@ -130,7 +130,7 @@ def max_vjp_error(fn: Callable[..., Any], inputs: Sequence[Tensor], *, eps: floa
     objective = _objective(fn, inputs, cotangents)
     worst = 0.0
     for i in checked:
-        x = inputs[i].data
+        x = _writable(inputs[i])
         for index in _entries(x, max_entries, rng):
             numeric = _central_difference(objective, x, index, eps) / (2 * eps)
             worst = max(worst, abs(float(analytic[i][index]) - numeric))
@@ -154,6 +154,14 @@ def _entries(x: np.ndarray, max_entries: int, rng: np.random.Generator) -> list[
         return list(np.ndindex(x.shape))
     return [np.unravel_index(int(k), x.shape)
             for k in rng.choice(x.size, size=max_entries, replace=False)]
+
+
+def _writable(t: Tensor) -> np.ndarray:
+    """``t``'s array, to perturb in place: a graph that used it made it read-only (an input
+    the output does not depend on is not given a copy by backward), so copy it then."""
+    if not t.data.flags.writeable:
+        t.data = t.data.copy()
+    return t.data
 
 
 def _central_difference(objective: Callable[[], float], x: np.ndarray, index: Any,

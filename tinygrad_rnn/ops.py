@@ -113,6 +113,8 @@ class Pow(Function):
 
     def backward(self, g: np.ndarray) -> Grads:
         p = self.x.dtype.type(self.p)
+        if self.p == 0.0:  # x**0 = 1 is constant: 0, also at x = 0 (where 0 * 0**-1 is NaN)
+            return (np.zeros_like(g),)
         if self.p == 2.0:  # the common square: no pow call
             return (g * (2 * self.x),)
         return (g * (p * self.x ** (p - 1)),)
@@ -171,7 +173,7 @@ class ReLU(Function):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.mask = x > 0
-        return x * self.mask
+        return np.maximum(x, x.dtype.type(0))  # (not x * mask: -inf * 0 is NaN)
 
     def backward(self, g: np.ndarray) -> Grads:
         return (g * self.mask,)
@@ -306,7 +308,8 @@ class Max(Function):
     """y = max(x, axis);  dx = g at the maximal entries, 0 elsewhere.
 
     Tie rule: when several entries share the maximum, the gradient is split equally
-    among them (so the gradients still sum to g, and the rule is symmetric).
+    among them (so the gradients still sum to g, and the rule is symmetric). A NaN is the
+    maximum where it appears (as in PyTorch): it gets the gradient.
     """
 
     def forward(self, x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
@@ -322,6 +325,8 @@ class Max(Function):
         if not self.keepdims:
             g = g.reshape(self.y.shape)
         mask = self.x == self.y
+        if self.x.dtype.kind == "f" and np.isnan(self.y).any():
+            mask |= np.isnan(self.x)  # (NaN == NaN is false)
         count = mask.sum(axis=self.axis, keepdims=True)
         return (mask * (g / count.astype(g.dtype)),)
 

@@ -9,7 +9,7 @@ zero the gradients::
     >>> from tinygrad_rnn.functional import mse_loss
     >>> model = nn.Sequential(nn.Linear(2, 8, rng=0), nn.Tanh(), nn.Linear(8, 1, rng=1))
     >>> opt = optim.Adam(model.parameters(), lr=1e-2)
-    >>> x = tg.Tensor(np.random.default_rng(0).standard_normal((16, 2)))
+    >>> x = tg.Tensor(np.random.default_rng(0).standard_normal((16, 2)), dtype=np.float32)
     >>> d = tg.Tensor(x.data[:, :1] * x.data[:, 1:])            # target: x0 * x1
     >>> for step in range(3):
     ...     loss = mse_loss(model(x), d)                         # forward

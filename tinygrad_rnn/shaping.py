@@ -17,10 +17,37 @@ if TYPE_CHECKING:
     from tinygrad_rnn.tensor import Tensor
 
 
+def check_dim(dim: Any, ndim: int, op: str, shape: tuple[int, ...]) -> int:
+    """``dim`` as an axis in [0, ndim): an int in [-ndim, ndim), else a clear error (as
+    PyTorch's "Dimension out of range"; a 0-d tensor takes 0 and -1, as in torch)."""
+    if not isinstance(dim, int | np.integer) or isinstance(dim, bool):
+        raise TypeError(f"{op}: a dimension must be an int, got {type(dim).__name__} {dim!r} "
+                        f"(tensor of shape {shape})")
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"{op}: dimension {dim} is out of range for a tensor of shape {shape} "
+                         f"(expected {-n}..{n - 1})")
+    return int(dim) % n
+
+
+def pick_axis(axis: Any, dim: Any, op: str, shape: tuple[int, ...]) -> Any:
+    """Accept NumPy's ``axis=`` or PyTorch's ``dim=`` (not both): None, an int or a tuple
+    of ints, each in range for ``shape``."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{op}: give axis= or dim=, not both")
+        axis = dim
+    if isinstance(axis, list):
+        axis = tuple(axis)
+    for a in axis if isinstance(axis, tuple) else () if axis is None else (axis,):
+        check_dim(a, len(shape), op, shape)
+    return axis
+
+
 def unsqueeze(x: Tensor, dim: int) -> Tensor:
     """Insert an axis of length 1 at ``dim`` (a reshape)."""
     shape = list(x.shape)
-    shape.insert(dim if dim >= 0 else x.ndim + 1 + dim, 1)
+    shape.insert(check_dim(dim, x.ndim + 1, "unsqueeze", x.shape), 1)
     return x.reshape(tuple(shape))
 
 
@@ -29,9 +56,10 @@ def squeeze(x: Tensor, dim: int | None = None) -> Tensor:
     if dim is None:
         shape = tuple(n for n in x.shape if n != 1)
     else:
-        if x.shape[dim] != 1:
+        dim = check_dim(dim, x.ndim, "squeeze", x.shape)
+        if x.ndim == 0 or x.shape[dim] != 1:
             return x
-        shape = tuple(n for i, n in enumerate(x.shape) if i != dim % x.ndim)
+        shape = tuple(n for i, n in enumerate(x.shape) if i != dim)
     return x.reshape(shape)
 
 
@@ -44,12 +72,15 @@ def split(x: Tensor, sizes: int | Sequence[int], axis: int = 0, *,
     """Split along ``axis`` (default 0, as ``torch.split``) into pieces of ``sizes``: an
     int gives pieces of that size (the last may be shorter), a list gives those sizes.
     Each piece is a ``GetItem`` slice."""
-    axis = axis if dim is None else dim
+    axis = check_dim(axis if dim is None else dim, x.ndim, "split", x.shape)
     n = x.shape[axis]
     if isinstance(sizes, int):
         if sizes <= 0:
             raise ValueError(f"split: size must be positive, got {sizes}")
         sizes = [min(sizes, n - s) for s in range(0, n, sizes)]
+    if any(not isinstance(k, int | np.integer) or k < 0 for k in sizes):
+        raise ValueError(f"split: sizes must be non-negative ints, got {list(sizes)} "
+                         f"(axis {axis} of shape {x.shape} has length {n})")
     if sum(sizes) != n:
         raise ValueError(f"split: sizes {list(sizes)} do not add up to {n}, the length of "
                          f"axis {axis} of shape {x.shape}")
@@ -106,6 +137,8 @@ def transpose(x: Tensor, *axes: Any) -> Tensor:
     3-D+ tensor PyTorch-style (``transpose(0, 1)`` swaps axes 0 and 1)."""
     if len(axes) == 1 and isinstance(axes[0], tuple | list):
         axes = tuple(axes[0])
+    for a in axes:
+        check_dim(a, x.ndim, "transpose", x.shape)
     if len(axes) == 2 and x.ndim != 2:
         perm = list(range(x.ndim))
         perm[axes[0]], perm[axes[1]] = perm[axes[1]], perm[axes[0]]

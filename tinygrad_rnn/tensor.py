@@ -23,15 +23,6 @@ if TYPE_CHECKING:
 Axis = int | tuple[int, ...] | None
 
 
-def _pick_axis(axis: Axis, dim: Axis, op: str) -> Axis:
-    """Accept NumPy's ``axis=`` or PyTorch's ``dim=`` (not both)."""
-    if dim is not None:
-        if axis is not None:
-            raise TypeError(f"{op}: give axis= or dim=, not both")
-        return dim
-    return axis
-
-
 class Tensor:
     """An n-dimensional array that records the graph of the ops applied to it.
 
@@ -127,9 +118,14 @@ class Tensor:
     @classmethod
     def _new_constant(cls, value: Any, dtype: np.dtype | None) -> Tensor:
         array = np.asarray(value)
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"{type(value).__name__} {value!r:.60}: the other operand must be "
+                            f"a Tensor, a number or an array of numbers")
         if dtype is not None and dtype.kind == "f" and array.dtype != dtype \
                 and array.dtype.kind in "iuf":
             array = array.astype(dtype)
+        elif array is value:  # the caller's own array: the graph may make it read-only
+            array = array.copy()
         return cls._make(array, False, None)
 
     # ---- basic properties -------------------------------------------------------------
@@ -185,20 +181,32 @@ class Tensor:
         return t
 
     def __getstate__(self) -> dict[str, Any]:
-        """For pickle and copy: the slots and the instance dict as one dict (every pickle
-        protocol, 0 and 1 included, which cannot read slots by themselves)."""
-        state = {name: getattr(self, name) for name in _SLOTS if hasattr(self, name)}
-        state.update(self.__dict__)
-        return state
+        """For pickle and ``copy``: the values, not the history.
+
+        Kept: ``data``, ``grad``, ``requires_grad``, ``name``, ``scope`` (and ``freed``).
+        Dropped: the op that made the tensor -- the graph -- so a copy or an unpickled
+        tensor is a leaf (as ``torch`` unpickles one), and copying a 1,000,000-op chain is
+        one array copy, not a recursion through every op; also dropped: ``contributions``
+        and the link to the tensor it was detached from. (A plain dict: pickle protocols 0
+        and 1 cannot read slots by themselves.)"""
+        return {name: getattr(self, name) for name in _KEPT}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for name, value in state.items():
-            setattr(self, name, value)
+            if name in _KEPT:  # (older pickles also hold the graph: not restored)
+                setattr(self, name, value)
+        self.grad_fn = None
+        self._id = new_id()  # a new tensor: numbered after every existing one
 
     def requires_grad_(self, flag: bool = True) -> Tensor:
         if flag and self.data.dtype.kind != "f":
             raise TypeError(f"requires_grad_: needs floating-point data, got {self.dtype}")
-        self.requires_grad = flag
+        if not flag and self.grad_fn is not None:  # it would cut the graph: as in torch
+            raise RuntimeError(
+                f"requires_grad_(False): you can only change requires_grad flags of leaf "
+                f"tensors; this one was made by {self.grad_fn.name}. To use its value without "
+                f"a gradient, use t.detach().")
+        self.requires_grad = bool(flag)
         return self
 
     def zero_grad(self) -> None:
@@ -243,31 +251,31 @@ class Tensor:
 
     # ---- arithmetic (each line is one primitive op from ops.py) -------------------------
     def __add__(self, other: Any) -> Tensor:
-        return _ops.Add.apply(*_pair(self, other))
+        return _ops.Add.apply(*_pair(self, other, "Add (+)"))
 
     def __radd__(self, other: Any) -> Tensor:
-        a, b = _pair(self, other)
+        a, b = _pair(self, other, "Add (+)")
         return _ops.Add.apply(b, a)
 
     def __sub__(self, other: Any) -> Tensor:
-        return _ops.Sub.apply(*_pair(self, other))
+        return _ops.Sub.apply(*_pair(self, other, "Sub (-)"))
 
     def __rsub__(self, other: Any) -> Tensor:
-        a, b = _pair(self, other)
+        a, b = _pair(self, other, "Sub (-)")
         return _ops.Sub.apply(b, a)
 
     def __mul__(self, other: Any) -> Tensor:
-        return _ops.Mul.apply(*_pair(self, other))
+        return _ops.Mul.apply(*_pair(self, other, "Mul (*)"))
 
     def __rmul__(self, other: Any) -> Tensor:
-        a, b = _pair(self, other)
+        a, b = _pair(self, other, "Mul (*)")
         return _ops.Mul.apply(b, a)
 
     def __truediv__(self, other: Any) -> Tensor:
-        return _ops.Div.apply(*_pair(self, other))
+        return _ops.Div.apply(*_pair(self, other, "Div (/)"))
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        a, b = _pair(self, other)
+        a, b = _pair(self, other, "Div (/)")
         return _ops.Div.apply(b, a)
 
     def __neg__(self) -> Tensor:
@@ -322,19 +330,19 @@ class Tensor:
     # ---- reductions ---------------------------------------------------------------------
     def sum(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
             keepdim: bool | None = None) -> Tensor:
-        return _ops.Sum.apply(self, axis=_pick_axis(axis, dim, "sum"),
+        return _ops.Sum.apply(self, axis=shaping.pick_axis(axis, dim, "sum", self.shape),
                               keepdims=keepdims if keepdim is None else keepdim)
 
     def mean(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
             keepdim: bool | None = None) -> Tensor:
-        return _ops.Mean.apply(self, axis=_pick_axis(axis, dim, "mean"),
+        return _ops.Mean.apply(self, axis=shaping.pick_axis(axis, dim, "mean", self.shape),
                                keepdims=keepdims if keepdim is None else keepdim)
 
     def max(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
             keepdim: bool | None = None) -> Tensor:
         """Maximum values (unlike ``torch.max(x, dim)``, no indices: see ``argmax``);
         where several entries tie, the gradient is split equally among them."""
-        return _ops.Max.apply(self, axis=_pick_axis(axis, dim, "max"),
+        return _ops.Max.apply(self, axis=shaping.pick_axis(axis, dim, "max", self.shape),
                               keepdims=keepdims if keepdim is None else keepdim)
 
     # ---- shape ------------------------------------------------------------------------
@@ -378,10 +386,10 @@ class Tensor:
     dim = shaping.dim
 
 
-_SLOTS = tuple(n for n in Tensor.__slots__ if n not in ("__dict__", "__weakref__"))
+_KEPT = ("data", "grad", "requires_grad", "name", "scope", "freed")
 
 
-def _pair(t: Tensor, other: Any) -> tuple[Tensor, Tensor]:
+def _pair(t: Tensor, other: Any, op: str) -> tuple[Tensor, Tensor]:
     """The operands of an arithmetic operator as tensors of one dtype.
 
     A number or array becomes a constant of ``t``'s floating dtype (``x * 2`` stays
@@ -389,7 +397,11 @@ def _pair(t: Tensor, other: Any) -> tuple[Tensor, Tensor]:
     (PyTorch's promotion: int64 × float32 -> float32, where NumPy would give float64).
     Two floating tensors follow NumPy (float32 with float64 gives float64, as in torch)."""
     if not isinstance(other, Tensor):
-        return t, Tensor._constant(other, t.data.dtype)
+        try:
+            return t, Tensor._constant(other, t.data.dtype)
+        except TypeError as e:  # "a + 'x'": name the op and both operands
+            raise TypeError(f"{op}: cannot combine a Tensor of shape {t.shape} and dtype "
+                            f"{t.dtype} with {e}") from None
     kind, other_kind = t.data.dtype.kind, other.data.dtype.kind
     if kind != "f" and other_kind == "f":
         return _cast(t, other.data.dtype), other

@@ -85,6 +85,9 @@ def store_in(buffer: np.ndarray, i: int, t: Tensor) -> None:
     step's output h directly in its (T, ...) output array, as a hand-written BPTT keeps
     hs[t], instead of h plus a stacked copy. ``t``'s old array is freed unless an op saved
     it; ``stacked`` then turns the views back into the buffer without a copy."""
+    # (the ops of the previous step locked their views of the buffer, and with them the
+    # buffer itself: unlock it to write the next slice -- the locked views stay locked)
+    buffer.setflags(write=True)
     view = buffer[i]
     view[...] = t.data
     t.data = view

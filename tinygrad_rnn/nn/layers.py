@@ -42,6 +42,11 @@ class Linear(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         _check_last("Linear", x, self.in_features, "in_features")
+        if x.dtype != self.weight.dtype:  # one rule for every module: no silent dtype change
+            raise TypeError(f"Linear: input has dtype {x.dtype} but the parameters are "
+                            f"{self.weight.dtype} (as torch: mat1 and mat2 must have the same "
+                            f"dtype); convert the module (.double() / .float()) or the input "
+                            f"(x.double() / x.float())")
         return linear(x, self.weight, self.bias)
 
     def extra_repr(self) -> str:

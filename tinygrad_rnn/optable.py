@@ -435,6 +435,12 @@ def _np_cross_entropy(x: np.ndarray, target: Any, reduction: str) -> np.ndarray:
     return _np_reduce(-picked, reduction)
 
 
+def _np_nll_loss(x: np.ndarray, target: Any, reduction: str) -> np.ndarray:
+    scores = x.reshape(1, -1) if x.ndim == 1 else x
+    t = np.asarray(target).reshape(-1)
+    return _np_reduce(-scores[np.arange(len(t)), t], reduction)
+
+
 def _transpose_build(x: Tensor, axes: tuple[int, ...] | None) -> Tensor:
     return x.T if axes is None else x.permute(*axes)
 
@@ -488,6 +494,9 @@ TABLE: tuple[OpSpec, ...] = (
                lambda *xs, axis: np.concatenate(xs, axis=axis), R1, _concat),
     _primitive(ops.Stack, lambda *xs, axis: tg.stack(xs, axis=axis),
                lambda *xs, axis: np.stack(xs, axis=axis), R1, _stack),
+    # added for PyTorch's Tensor methods
+    _primitive(ops.Abs, lambda x: x.abs(), np.abs, (AWAY_FROM_KINK,), _one_shape),
+    _primitive(ops.Clone, lambda x: x.clone(), np.copy, R1, _one_shape),
     # composites (functional.py)
     _composite(F.tanh, F.tanh, np.tanh, R1, _one_shape, ops.Tanh),
     _composite(F.sigmoid, F.sigmoid, _np_sigmoid, R1, _one_shape, ops.Sigmoid),
@@ -502,11 +511,18 @@ TABLE: tuple[OpSpec, ...] = (
     _composite(F.cross_entropy,
                lambda x, target, reduction: F.cross_entropy(x, target, reduction=reduction),
                _np_cross_entropy, R1, _cross_entropy_case),
+    _composite(F.nll_loss,
+               lambda x, target, reduction: F.nll_loss(x, target, reduction=reduction),
+               _np_nll_loss, R1, _cross_entropy_case),
     _composite(F.mse_loss, lambda a, b, reduction: F.mse_loss(a, b, reduction=reduction),
                lambda a, b, reduction: _np_reduce((a - b) ** 2, reduction), R2, _mse_case),
     _composite(F.dropout, lambda x, p, seed: F.dropout(x, p, training=True, rng=seed), None,
                R1, _dropout_case),
 )
+
+
+# Public functions of functional.py with no row: not differentiable (integer output).
+NOT_DIFFERENTIABLE = ("one_hot",)
 
 
 def names() -> list[str]:

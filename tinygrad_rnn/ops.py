@@ -413,7 +413,7 @@ class Stack(Function):
 
 
 class Abs(Function):
-    """y = |x|;  dx = g * sign(x)   (0 at x = 0, as torch)"""
+    """y = abs(x);  dx = g * sign(x)   (sign(0) = 0: no gradient at the kink, as torch)"""
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.x = x

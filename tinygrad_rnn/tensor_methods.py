@@ -158,12 +158,20 @@ class TorchMethods:
         the gradient going to the entry at ``indices`` (the first maximum).
         ``x.max(axis=...)`` (NumPy's spelling, axis may be a tuple): values only, ties share
         the gradient equally (as ``amax``)."""
-        return _extreme(self, "max", dim, keepdim, axis, keepdims)
+        from tinygrad_rnn import ops
+        if dim is None:
+            return ops.Max.apply(self, axis=axis, keepdims=keepdim if keepdims is None
+                                 else keepdims)
+        return _with_indices(self, "max", dim, keepdim, axis, keepdims)
 
     def min(self: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Dims = None,
             keepdims: bool | None = None) -> Any:
         """As ``max``, for the minimum (values-only forms are -max(-x))."""
-        return _extreme(self, "min", dim, keepdim, axis, keepdims)
+        from tinygrad_rnn import ops
+        if dim is None:
+            return -ops.Max.apply(-self, axis=axis, keepdims=keepdim if keepdims is None
+                                  else keepdims)
+        return _with_indices(self, "min", dim, keepdim, axis, keepdims)
 
     def amax(self: Tensor, dim: Dims = None, keepdim: bool = False) -> Tensor:
         """Maximum values over ``dim`` (int or tuple); ties share the gradient equally."""
@@ -318,17 +326,11 @@ class TorchMethods:
                          "main memory (see 'Coming from PyTorch' in the docs)")
 
 
-def _extreme(x: Tensor, op: str, dim: Any, keepdim: bool, axis: Dims,
-             keepdims: bool | None) -> Any:
-    """max/min: values-only over ``axis`` (or everything), or (values, indices) over ``dim``."""
-    from tinygrad_rnn import ops
-    if dim is not None and axis is not None:
+def _with_indices(x: Tensor, op: str, dim: Any, keepdim: bool, axis: Dims,
+                  keepdims: bool | None) -> ValuesIndices:
+    """max/min over ``dim``: (values, indices), the values gathered at the indices."""
+    if axis is not None:
         raise TypeError(f"{op}: give dim= (values and indices) or axis= (values), not both")
-    if dim is None:
-        keep = keepdim if keepdims is None else keepdims
-        if op == "max":
-            return ops.Max.apply(x, axis=axis, keepdims=keep)
-        return -ops.Max.apply(-x, axis=axis, keepdims=keep)
     if keepdims is not None:
         keepdim = keepdims
     d = _dim(op, dim, x.ndim)

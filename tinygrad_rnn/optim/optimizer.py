@@ -351,10 +351,11 @@ class Optimizer:
             raise ValueError(f"{kind}.load_state_dict: {key!r} has shape {array.shape}, "
                              f"expected {param.shape} (parameter {i} has shape "
                              f"{param.shape}); was it saved for another model?")
-        if name in self.nonnegative_state and not (array >= 0).all():
+        bad = ~(array >= 0)  # NaN counts as bad
+        if name in self.nonnegative_state and bad.any():
             raise ValueError(f"{kind}.load_state_dict: {key!r} holds negative or NaN values "
-                             f"(min {np.nanmin(array) if array.size else 0}); a sum or average "
-                             f"of squared gradients is never negative: the state is corrupt")
+                             f"(e.g. {array[bad].flat[0]}); a sum or average of squared "
+                             f"gradients is never negative: the state is corrupt")
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore hyperparameters and per-parameter state saved by ``state_dict()``.

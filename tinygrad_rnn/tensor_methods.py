@@ -1,3 +1,6 @@
+# The methods annotate ``self: Tensor`` (their real type); mypy calls a self type that is a
+# subclass of the mixin an error ("misc"), which is all this line silences.
+# mypy: disable-error-code="misc"
 """PyTorch's Tensor methods beyond the core: abs, clamp, min/max with indices, norm, var,
 gather, repeat, ... -- ``Tensor`` inherits them from ``TorchMethods``.
 
@@ -249,7 +252,7 @@ class TorchMethods:
         return self.T
 
     def gather(self: Tensor, dim: int, index: Any) -> Tensor:
-        """out[i][j][k] = x[index[i][j][k]][j][k] for dim = 0 (and so on): ``index`` has
+        """``out[i][j][k] = x[index[i][j][k]][j][k]`` for dim = 0 (and so on): ``index`` has
         x's number of dimensions, is no larger than x in the other dims, and gives the
         output's shape. One GetItem with index arrays (repeats accumulate in backward)."""
         d = _dim("gather", dim, self.ndim)
@@ -265,7 +268,7 @@ class TorchMethods:
         if idx.size and (idx.min() < -self.shape[d] or idx.max() >= self.shape[d]):
             raise IndexError(f"gather: index values must lie in [0, {self.shape[d]}) for dim "
                              f"{d} of shape {self.shape}, got {idx.min()}..{idx.max()}")
-        grid = list(np.indices(idx.shape, sparse=True))
+        grid: list[np.ndarray] = list(np.indices(idx.shape, sparse=True))
         grid[d] = idx
         return self[tuple(grid)]
 

@@ -340,3 +340,39 @@ def test_scheduler_state_dict_resumes_the_sequence():
 def test_scheduler_errors(make, error, match):
     with pytest.raises(error, match=match):
         make(sgd_two_groups())
+
+
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_optimizers_copy_and_pickle_with_their_groups(how):
+    import copy
+    import pickle
+
+    params = make_params()
+    opt = optim.Adam([{"params": params[:2]}, {"params": params[2:], "lr": 0.5}], lr=0.01)
+    run(opt, grads(2))
+    twin = copy.deepcopy(opt) if how == "deepcopy" else pickle.loads(pickle.dumps(opt))
+    assert [g["lr"] for g in twin.param_groups] == [0.01, 0.5]
+    assert twin.param_groups[1]["params"][0] is twin.params[2]
+    with pytest.raises(ValueError, match="invalid lr"):
+        twin.param_groups[0]["lr"] = -1.0
+    run(twin, grads(1, seed=4))
+    run(opt, grads(1, seed=4))
+    for a, b in zip(opt.params, twin.params, strict=True):
+        np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_an_error_in_a_later_group_changes_no_parameter():
+    params = make_params()
+    opt = optim.Adam([{"params": params[:2]}, {"params": params[2:]}], lr=0.1)
+    before = [p.data for p in params]
+    for p in params:
+        p.grad = np.ones(p.shape)
+    params[2].grad = np.ones(2)  # wrong shape, in group 1
+    with pytest.raises(ValueError, match=r"parameter 2 \(unnamed, group 1\)"):
+        opt.step()
+    params[2].grad = np.ones(())
+    dict.__setitem__(opt.param_groups[1], "eps", -1.0)
+    with pytest.raises(ValueError, match="invalid eps"):
+        opt.step()
+    assert all(p.data is b for p, b in zip(params, before, strict=True))
+    assert opt.state == [{}, {}, {}]

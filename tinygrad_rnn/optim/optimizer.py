@@ -64,10 +64,14 @@ class ParamGroup(dict):  # type: ignore[type-arg]
             dict.__setitem__(self, key, value)
 
     def __setitem__(self, key: str, value: Any) -> None:
+        owner = self.__dict__.get("_owner")
+        if owner is None:  # pickle refills the dict before it restores _owner
+            dict.__setitem__(self, key, value)
+            return
         if key == "params" and "params" in self:
             raise ValueError(f"{type(self._owner).__name__}: the parameters of a group cannot "
                              f"be replaced; use add_param_group() for new parameters")
-        dict.__setitem__(self, key, self._owner._check_one(key, value))
+        dict.__setitem__(self, key, owner._check_one(key, value))
 
 
 def _param_list(params: Any, owner: str) -> list[Tensor]:
@@ -129,7 +133,6 @@ class Optimizer:
         self.defaults = {k: self._check_one(k, v) for k, v in defaults.items()}
         self.params: list[Tensor] = []
         self.state: list[dict[str, np.ndarray]] = []
-        self._index: dict[int, int] = {}  # id(param) -> its position in params and state
         if isinstance(params, Module | Tensor) or not isinstance(params, Iterable):
             _param_list(params, kind)  # raises the clear error
         items = list(params)
@@ -168,11 +171,12 @@ class Optimizer:
         params = _param_list([params] if isinstance(params, Tensor) else params, kind)
         if not params:
             raise ValueError(f"{kind}: parameter group {len(self.param_groups)} is empty")
+        seen = {id(p) for p in self.params}
         for p in params:
-            if id(p) in self._index:
+            if id(p) in seen:
                 raise ValueError(f"{kind}: a parameter (shape {p.shape}, name {p.name!r}) "
                                  f"appears twice; each parameter must be listed once")
-            self._index[id(p)] = len(self.params)
+            seen.add(id(p))
             self.params.append(p)
             self.state.append({})
         values = {**self.defaults, **group, "params": params}
@@ -221,22 +225,25 @@ class Optimizer:
         Parameters with ``grad None`` (unused in the last forward pass) are skipped and
         their state is left unchanged. A gradient whose shape differs from its parameter's
         is an error (it is never broadcast: that would change the parameter's shape).
+        Everything is checked before anything is updated: an error changes nothing.
         """
         kind = type(self).__name__
+        work = []  # (position in params/state, parameter, gradient, group)
         for gi, group in enumerate(self.param_groups):
             for key in self.checks:  # values put in by dict.update() were not checked yet
                 self._check_one(key, group[key])
             self._check_group(group)
             for p in group["params"]:
-                if p.grad is None:
-                    continue
-                i = self._index[id(p)]
-                grad = np.asarray(p.grad)
-                if grad.shape != p.shape:
+                i = len(work)  # groups hold the parameters in the order of self.params
+                grad = None if p.grad is None else np.asarray(p.grad)
+                if grad is not None and grad.shape != p.shape:
                     raise ValueError(f"{kind}.step: parameter {i} ({p.name or 'unnamed'}, group "
                                      f"{gi}) has shape {p.shape} but its .grad has shape "
                                      f"{grad.shape}; a gradient must have its parameter's "
                                      f"shape (was .grad set by hand?)")
+                work.append((i, p, grad, group))
+        for i, p, grad, group in work:
+            if grad is not None:
                 new = self._update(p.data, grad, self.state[i], group)
                 # np.asarray: NumPy turns 0-d results into scalars; float32 stays float32
                 p.data = np.asarray(new, dtype=p.data.dtype)

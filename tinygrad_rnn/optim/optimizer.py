@@ -228,7 +228,8 @@ class Optimizer:
         Everything is checked before anything is updated: an error changes nothing.
         """
         kind = type(self).__name__
-        work = []  # (position in params/state, parameter, gradient, group)
+        # (position in params and state, parameter, gradient, group)
+        work: list[tuple[int, Tensor, np.ndarray | None, ParamGroup]] = []
         for gi, group in enumerate(self.param_groups):
             for key in self.checks:  # values put in by dict.update() were not checked yet
                 self._check_one(key, group[key])

@@ -155,6 +155,16 @@ class Optimizer:
     def _check_group(self, group: Mapping[str, Any]) -> None:
         """Checks between hyperparameters of one group (subclasses; e.g. SGD's nesterov)."""
 
+    def _recheck(self, group: ParamGroup) -> None:
+        """Check the group again if a value changed since the last check (``dict.update``
+        bypasses ``__setitem__``): a cheap comparison on every step."""
+        values = [group[key] for key in self.checks]
+        if values != group.__dict__.get("_checked"):  # NaN != NaN: always rechecked
+            for key, value in zip(self.checks, values, strict=True):
+                self._check_one(key, value)
+            self._check_group(group)
+            group.__dict__["_checked"] = values
+
     def add_param_group(self, group: Mapping[str, Any]) -> None:
         """Add a group ``{"params": [...], "lr": ..., ...}``; missing hyperparameters take
         the constructor's values (``defaults``)."""
@@ -231,13 +241,13 @@ class Optimizer:
         # (position in params and state, parameter, gradient, group)
         work: list[tuple[int, Tensor, np.ndarray | None, ParamGroup]] = []
         for gi, group in enumerate(self.param_groups):
-            for key in self.checks:  # values put in by dict.update() were not checked yet
-                self._check_one(key, group[key])
-            self._check_group(group)
+            self._recheck(group)
             for p in group["params"]:
                 i = len(work)  # groups hold the parameters in the order of self.params
-                grad = None if p.grad is None else np.asarray(p.grad)
-                if grad is not None and grad.shape != p.shape:
+                grad = p.grad
+                if grad is not None and type(grad) is not np.ndarray:
+                    grad = np.asarray(grad)
+                if grad is not None and grad.shape != p.data.shape:
                     raise ValueError(f"{kind}.step: parameter {i} ({p.name or 'unnamed'}, group "
                                      f"{gi}) has shape {p.shape} but its .grad has shape "
                                      f"{grad.shape}; a gradient must have its parameter's "

@@ -1,9 +1,9 @@
 """The op table as data: every primitive op and every composite, ready to be checked.
 
-One row (an ``OpSpec``) per primitive op class in ``ops.py`` and per public function in
-``functional.py``:
+One row (an ``OpSpec``) per primitive op class in ``ops.py``, per public function in
+``functional.py`` and per composite Tensor method (``optable_methods.py``):
 
-    name        "MatMul", "Sum", ... (primitives) or "F.softmax", ... (composites)
+    name        "MatMul", "Sum", ... (primitives), "F.softmax", "x.clamp", ... (composites)
     math        the first paragraph of its docstring: the forward and the VJP
     build       a function building the op from tensors: ``build(*tensors, **options)``
     reference   the same computation in plain NumPy (None where no formula is deterministic)
@@ -76,12 +76,12 @@ class Domain:
         return values.reshape(shape)
 
 
-REAL = Domain("real")
-POSITIVE = Domain("positive", low=0.2, high=3.0)  # log, sqrt, x ** -1: slopes ~ 1/x**2
-NONZERO = Domain("nonzero", avoid=(0.0,), margin=0.5)  # a divisor
-AWAY_FROM_KINK = Domain("away from 0", avoid=(0.0,), margin=0.01)  # relu's kink
-DISTINCT = Domain("distinct", distinct=True)  # max: no ties, so it is differentiable
-CONDITION = Domain("condition (constant)", requires_grad=False)  # where(c > 0, a, b)
+REAL: Domain = Domain("real")
+POSITIVE: Domain = Domain("positive", low=0.2, high=3.0)  # log, sqrt, x ** -1: slopes ~ 1/x**2
+NONZERO: Domain = Domain("nonzero", avoid=(0.0,), margin=0.5)  # a divisor
+AWAY_FROM_KINK: Domain = Domain("away from 0", avoid=(0.0,), margin=0.01)  # relu's kink
+DISTINCT: Domain = Domain("distinct", distinct=True)  # max: no ties, so it is differentiable
+CONDITION: Domain = Domain("condition (constant)", requires_grad=False)  # where(c > 0, a, b)
 
 
 # ---- choosing test cases ------------------------------------------------------------------
@@ -520,6 +520,12 @@ TABLE: tuple[OpSpec, ...] = (
                R1, _dropout_case),
 )
 
+
+# The composite Tensor methods (x.clamp, x.norm, ...) have their rows in optable_methods.py,
+# which builds them with the helpers above (so it is imported here, at the end).
+from tinygrad_rnn.optable_methods import ROWS as _METHOD_ROWS  # noqa: E402
+
+TABLE += _METHOD_ROWS
 
 # Public functions of functional.py with no row: not differentiable (integer output).
 NOT_DIFFERENTIABLE = ("one_hot",)

@@ -357,3 +357,12 @@ def test_scheduler_lr_sequences_match_torch(name: str, config: dict) -> None:
         theirs_opt.step()
         ours.step()
         theirs.step()
+
+
+def test_to_accepts_torch_dtypes_and_the_cpu_device() -> None:
+    model = nn.Linear(2, 3)
+    model.to(torch.device("cpu")).to(torch.float64)
+    assert all(p.dtype == np.float64 for p in model.parameters())
+    with pytest.raises(ValueError, match="no devices"):
+        model.to(torch.device("meta"))
+    assert tg.Tensor(np.ones(2, np.float32)).to(torch.float64).dtype == np.float64

@@ -47,18 +47,15 @@ def log_softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
 
     Subtracting the max keeps exp from overflowing. m is a constant (computed on the
     array): the result does not depend on m mathematically (it cancels), so no gradient
-    needs to flow through it.
+    needs to flow through it. (The same as ``x.log_softmax(dim)``, which computes it.)
     """
-    axis = axis if dim is None else dim
-    shifted = x - x.data.max(axis=axis, keepdims=True)
-    return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
+    return x.log_softmax(axis if dim is None else dim)
 
 
 def softmax(x: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
-    """softmax(x)_i = exp(x_i - m) / Σ_j exp(x_j - m), m = max_j x_j (overflow-safe)."""
-    axis = axis if dim is None else dim
-    e = (x - x.data.max(axis=axis, keepdims=True)).exp()
-    return e / e.sum(axis=axis, keepdims=True)
+    """softmax(x)_i = exp(x_i - m) / Σ_j exp(x_j - m), m = max_j x_j (overflow-safe; the
+    same as ``x.softmax(dim)``, which computes it)."""
+    return x.softmax(axis if dim is None else dim)
 
 
 def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:

@@ -81,8 +81,8 @@ def parse_to(owner: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> np.dt
     for target in targets:
         if target is None:
             continue
-        if type(target).__name__ == "Tensor":  # .to(other): take its dtype
-            target = target.dtype
+        if isinstance(_array(target), np.ndarray):  # .to(other_tensor): take its dtype
+            target = _array(target).dtype
         kind = type(target).__module__.split(".")[0], type(target).__name__
         if isinstance(target, str) or kind == ("torch", "device"):
             device = str(target)
@@ -100,6 +100,24 @@ def parse_to(owner: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> np.dt
             raise TypeError(f"{owner}: cannot convert to {target!r}: expected a device ('cpu') "
                             f"or a NumPy dtype (np.float32, np.float64)") from None
     return dtype
+
+
+def _array(value: Any) -> Any:
+    """A tensor's array; anything else as it is."""
+    from tinygrad_rnn.tensor import Tensor
+    return value.data if isinstance(value, Tensor) else value
+
+
+def _where(condition: Any, a: Any, b: Any) -> Tensor:
+    """The primitive Where; numbers become constants of the tensor branch's floating dtype
+    (as ``tg.where``, which this module cannot import: creation.py imports tensor.py)."""
+    from tinygrad_rnn import ops
+    from tinygrad_rnn.tensor import Tensor
+    dtype = next((t.dtype for t in (a, b) if isinstance(t, Tensor) and t.dtype.kind == "f"),
+                 None)
+    a = a if isinstance(a, Tensor) else Tensor._constant(a, dtype)
+    b = b if isinstance(b, Tensor) else Tensor._constant(b, dtype)
+    return ops.Where.apply(Tensor._make(np.asarray(condition), False, None), a, b)
 
 
 class TorchMethods:
@@ -126,14 +144,13 @@ class TorchMethods:
         Built from two Where's: the gradient passes where min <= x <= max (boundaries
         included, as torch) and goes to ``min``/``max`` (if tensors) where they are taken.
         """
-        from tinygrad_rnn.creation import where
         if min is None and max is None:
             raise ValueError("clamp: give at least one of min and max")
         out = self
         if min is not None:
-            out = where(out < min, min, out)
+            out = _where(out.data < _array(min), min, out)
         if max is not None:
-            out = where(out > max, max, out)
+            out = _where(out.data > _array(max), max, out)
         return out
 
     clip = clamp
@@ -145,14 +162,13 @@ class TorchMethods:
 
     def masked_fill(self: Tensor, mask: Any, value: float) -> Tensor:
         """``value`` where ``mask`` (boolean, broadcastable to x) is true, else x (Where)."""
-        from tinygrad_rnn.creation import where
-        m = np.asarray(mask.data if type(mask).__name__ == "Tensor" else mask)
+        m = np.asarray(_array(mask))
         if m.dtype != np.bool_:
             raise TypeError(f"masked_fill: mask must be boolean, got dtype {m.dtype}")
         if np.broadcast_shapes(m.shape, self.shape) != self.shape:
             raise ValueError(f"masked_fill: mask of shape {m.shape} does not broadcast to the "
                              f"tensor's shape {self.shape}")
-        return where(m, value, self)
+        return _where(m, value, self)
 
     # ---- reductions with indices ----------------------------------------------------------
     def max(self: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Dims = None,
@@ -216,7 +232,6 @@ class TorchMethods:
         The gradient of a norm at a zero vector is taken as 0, as torch does: the root is
         computed under a Where that avoids d√s/ds = ∞ at s = 0.
         """
-        from tinygrad_rnn.creation import where
         if p == "fro":
             p = 2
         if isinstance(p, bool) or not isinstance(p, int | float) or not (p >= 1):
@@ -230,18 +245,20 @@ class TorchMethods:
         s = (self * self) if p == 2 else self.abs() ** p
         s = s.sum(axis=dim, keepdims=keepdim)
         zero = s.data == 0
-        safe = where(zero, 1.0, s)
-        return where(zero, 0.0, safe ** (1.0 / p))
+        safe = _where(zero, 1.0, s)
+        return _where(zero, 0.0, safe ** (1.0 / p))
 
     def softmax(self: Tensor, dim: int) -> Tensor:
-        """``functional.softmax(x, dim)``."""
-        from tinygrad_rnn.functional import softmax
-        return softmax(self, dim=dim)
+        """softmax(x)_i = exp(x_i - m) / Σ_j exp(x_j - m) over ``dim``, m = max_j x_j
+        (a constant: it cancels mathematically, and keeps exp from overflowing)."""
+        e = (self - self.data.max(axis=dim, keepdims=True)).exp()
+        return e / e.sum(axis=dim, keepdims=True)
 
     def log_softmax(self: Tensor, dim: int) -> Tensor:
-        """``functional.log_softmax(x, dim)``."""
-        from tinygrad_rnn.functional import log_softmax
-        return log_softmax(self, dim=dim)
+        """log softmax(x)_i = x_i - m - log Σ_j exp(x_j - m) over ``dim``, m = max_j x_j
+        (a constant, as in ``softmax``)."""
+        shifted = self - self.data.max(axis=dim, keepdims=True)
+        return shifted - shifted.exp().sum(axis=dim, keepdims=True).log()
 
     # ---- shape and indexing ---------------------------------------------------------------
     def t(self: Tensor) -> Tensor:
@@ -256,7 +273,7 @@ class TorchMethods:
         x's number of dimensions, is no larger than x in the other dims, and gives the
         output's shape. One GetItem with index arrays (repeats accumulate in backward)."""
         d = _dim("gather", dim, self.ndim)
-        idx = np.asarray(index.data if type(index).__name__ == "Tensor" else index)
+        idx = np.asarray(_array(index))
         if idx.dtype.kind not in "iu":
             raise TypeError(f"gather: index must hold integers, got dtype {idx.dtype}")
         if idx.ndim != self.ndim or any(i > n for k, (i, n) in

@@ -1,4 +1,4 @@
-"""Checks of user-given numbers, shared by the optimizers, clipping and the layers.
+"""Checks of user-given numbers, shared by the optimizers, schedulers, clipping and layers.
 
 Each returns the value normalised (a float, an int) or raises an error that names the
 owner (``"Adam"``, ``"nn.Linear"``), the argument and the value.
@@ -30,6 +30,28 @@ def number(owner: str, name: str, value: Any, low: float = 0.0,
         raise ValueError(f"{owner}: invalid {name} {value!r}; it must be a finite number in "
                          f"[{low}, {upper}")
     return v
+
+
+def nonnegative(owner: str, name: str, value: Any) -> float:
+    """A number in [0, ∞) (a learning rate, eps, a weight decay)."""
+    return number(owner, name, value)
+
+
+def below_one(owner: str, name: str, value: Any) -> float:
+    """A decay rate in [0, 1) (momentum of an average: beta, alpha)."""
+    return number(owner, name, value, high=1.0, high_open=True)
+
+
+def betas(owner: str, name: str, value: Any) -> tuple[float, float]:
+    if not isinstance(value, tuple | list | np.ndarray) or len(value) != 2:
+        raise ValueError(f"{owner}: {name} must be a pair (beta1, beta2), got {value!r}")
+    return (below_one(owner, f"{name}[0]", value[0]), below_one(owner, f"{name}[1]", value[1]))
+
+
+def flag(owner: str, name: str, value: Any) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{owner}: {name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def size(owner: str, name: str, value: Any, minimum: int = 1) -> int:

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.optim.optimizer import Optimizer, nonnegative
+from tinygrad_rnn.optim.optimizer import Optimizer
+from tinygrad_rnn.validate import nonnegative
 
 
 class Adagrad(Optimizer):

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.optim.optimizer import Optimizer, betas, nonnegative
+from tinygrad_rnn.optim.optimizer import Optimizer
+from tinygrad_rnn.validate import betas, nonnegative
 
 
 def _adam_step(param: np.ndarray, g: np.ndarray, state: dict[str, np.ndarray],

@@ -23,7 +23,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tinygrad_rnn.optim.optimizer import Optimizer, number
+from tinygrad_rnn.optim.optimizer import Optimizer
+from tinygrad_rnn.validate import number
 
 __all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "StepLR"]
 

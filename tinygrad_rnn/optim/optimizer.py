@@ -27,31 +27,8 @@ import numpy as np
 
 from tinygrad_rnn.nn.module import Module
 from tinygrad_rnn.tensor import Tensor
-from tinygrad_rnn.validate import number
 
 Check = Callable[[str, str, Any], Any]  # (optimizer name, key, value) -> normalised value
-
-
-# ---- checks of single hyperparameters (each returns the normalised value) -----------------
-def nonnegative(owner: str, name: str, value: Any) -> float:
-    return number(owner, name, value)
-
-
-def below_one(owner: str, name: str, value: Any) -> float:
-    """A decay rate in [0, 1) (momentum of an average: beta, alpha)."""
-    return number(owner, name, value, high=1.0, high_open=True)
-
-
-def betas(owner: str, name: str, value: Any) -> tuple[float, float]:
-    if not isinstance(value, tuple | list | np.ndarray) or len(value) != 2:
-        raise ValueError(f"{owner}: {name} must be a pair (beta1, beta2), got {value!r}")
-    return (below_one(owner, f"{name}[0]", value[0]), below_one(owner, f"{name}[1]", value[1]))
-
-
-def flag(owner: str, name: str, value: Any) -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{owner}: {name} must be True or False, got {value!r}")
-    return bool(value)
 
 
 class ParamGroup(dict):  # type: ignore[type-arg]

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.optim.optimizer import Optimizer, flag, nonnegative
+from tinygrad_rnn.optim.optimizer import Optimizer
+from tinygrad_rnn.validate import flag, nonnegative
 
 
 class RMSprop(Optimizer):

@@ -103,6 +103,7 @@ def table() -> str:
     uses: dict[str, list[str]] = {}
     for path, alias, prefix in (
         (PACKAGE / "tensor.py", "_ops", "tg."),
+        (PACKAGE / "tensor_methods.py", "ops", "tg."),
         (PACKAGE / "creation.py", "ops", "tg."),
         (PACKAGE / "functional.py", "ops", "F."),
     ):

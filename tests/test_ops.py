@@ -31,7 +31,14 @@ from tinygrad_rnn import ops
 from tinygrad_rnn import testing as tgt
 from tinygrad_rnn.function import Function
 from tinygrad_rnn.gradcheck import gradcheck
-from tinygrad_rnn.optable import MATMUL_KINDS, TABLE, Case, RandomChooser, select
+from tinygrad_rnn.optable import (
+    MATMUL_KINDS,
+    NOT_DIFFERENTIABLE,
+    TABLE,
+    Case,
+    RandomChooser,
+    select,
+)
 from tinygrad_rnn.testing import op_examples
 
 GRAD_EXAMPLES = 40  # per row of the table; the whole file stays within a few seconds
@@ -56,14 +63,14 @@ def test_table_has_every_primitive_op_class():
                if inspect.isclass(obj) and issubclass(obj, Function) and obj is not Function}
     rows = {spec.name for spec in TABLE if spec.kind == "primitive"}
     assert classes == rows
-    assert len(rows) == 22
+    assert {"Abs", "Clone", "Add", "MatMul"} <= rows
 
 
 def test_table_has_every_public_function_of_functional():
     public = {name for name, obj in vars(F).items()
               if inspect.isfunction(obj) and obj.__module__ == F.__name__
-              and not name.startswith("_")}
-    rows = {spec.name.removeprefix("F.") for spec in TABLE if spec.kind == "composite"}
+              and not name.startswith("_") and name not in NOT_DIFFERENTIABLE}
+    rows = {spec.name.removeprefix("F.") for spec in TABLE if spec.name.startswith("F.")}
     assert public == rows
 
 

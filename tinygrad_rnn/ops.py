@@ -412,3 +412,27 @@ class Stack(Function):
         lead = (slice(None),) * self.axis  # views into g, not copies: a 10,000-step
         return tuple(g[lead + (i,)] if need else None  # output's gradient is not doubled
                      for i, need in enumerate(self.needs_grad))
+
+
+# ---- added for PyTorch's Tensor methods (tensor_methods.py) -------------------------------
+
+
+class Abs(Function):
+    """y = abs(x);  dx = g * sign(x)   (sign(0) = 0: no gradient at the kink, as torch)"""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.x = x
+        return np.abs(x)
+
+    def backward(self, g: np.ndarray) -> Grads:
+        return (g * np.sign(self.x),)
+
+
+class Clone(Function):
+    """y = a copy of x (a new array);  dx = g"""
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return x.copy()
+
+    def backward(self, g: np.ndarray) -> Grads:
+        return (g,)

@@ -1,9 +1,9 @@
 """The op table as data: every primitive op and every composite, ready to be checked.
 
-One row (an ``OpSpec``) per primitive op class in ``ops.py`` and per public function in
-``functional.py``:
+One row (an ``OpSpec``) per primitive op class in ``ops.py``, per public function in
+``functional.py`` and per composite Tensor method (``optable_methods.py``):
 
-    name        "MatMul", "Sum", ... (primitives) or "F.softmax", ... (composites)
+    name        "MatMul", "Sum", ... (primitives), "F.softmax", "x.clamp", ... (composites)
     math        the first paragraph of its docstring: the forward and the VJP
     build       a function building the op from tensors: ``build(*tensors, **options)``
     reference   the same computation in plain NumPy (None where no formula is deterministic)
@@ -76,12 +76,12 @@ class Domain:
         return values.reshape(shape)
 
 
-REAL = Domain("real")
-POSITIVE = Domain("positive", low=0.2, high=3.0)  # log, sqrt, x ** -1: slopes ~ 1/x**2
-NONZERO = Domain("nonzero", avoid=(0.0,), margin=0.5)  # a divisor
-AWAY_FROM_KINK = Domain("away from 0", avoid=(0.0,), margin=0.01)  # relu's kink
-DISTINCT = Domain("distinct", distinct=True)  # max: no ties, so it is differentiable
-CONDITION = Domain("condition (constant)", requires_grad=False)  # where(c > 0, a, b)
+REAL: Domain = Domain("real")
+POSITIVE: Domain = Domain("positive", low=0.2, high=3.0)  # log, sqrt, x ** -1: slopes ~ 1/x**2
+NONZERO: Domain = Domain("nonzero", avoid=(0.0,), margin=0.5)  # a divisor
+AWAY_FROM_KINK: Domain = Domain("away from 0", avoid=(0.0,), margin=0.01)  # relu's kink
+DISTINCT: Domain = Domain("distinct", distinct=True)  # max: no ties, so it is differentiable
+CONDITION: Domain = Domain("condition (constant)", requires_grad=False)  # where(c > 0, a, b)
 
 
 # ---- choosing test cases ------------------------------------------------------------------
@@ -435,6 +435,12 @@ def _np_cross_entropy(x: np.ndarray, target: Any, reduction: str) -> np.ndarray:
     return _np_reduce(-picked, reduction)
 
 
+def _np_nll_loss(x: np.ndarray, target: Any, reduction: str) -> np.ndarray:
+    scores = x.reshape(1, -1) if x.ndim == 1 else x
+    t = np.asarray(target).reshape(-1)
+    return _np_reduce(-scores[np.arange(len(t)), t], reduction)
+
+
 def _transpose_build(x: Tensor, axes: tuple[int, ...] | None) -> Tensor:
     return x.T if axes is None else x.permute(*axes)
 
@@ -488,6 +494,9 @@ TABLE: tuple[OpSpec, ...] = (
                lambda *xs, axis: np.concatenate(xs, axis=axis), R1, _concat),
     _primitive(ops.Stack, lambda *xs, axis: tg.stack(xs, axis=axis),
                lambda *xs, axis: np.stack(xs, axis=axis), R1, _stack),
+    # added for PyTorch's Tensor methods
+    _primitive(ops.Abs, lambda x: x.abs(), np.abs, (AWAY_FROM_KINK,), _one_shape),
+    _primitive(ops.Clone, lambda x: x.clone(), np.copy, R1, _one_shape),
     # composites (functional.py)
     _composite(F.tanh, F.tanh, np.tanh, R1, _one_shape, ops.Tanh),
     _composite(F.sigmoid, F.sigmoid, _np_sigmoid, R1, _one_shape, ops.Sigmoid),
@@ -502,11 +511,24 @@ TABLE: tuple[OpSpec, ...] = (
     _composite(F.cross_entropy,
                lambda x, target, reduction: F.cross_entropy(x, target, reduction=reduction),
                _np_cross_entropy, R1, _cross_entropy_case),
+    _composite(F.nll_loss,
+               lambda x, target, reduction: F.nll_loss(x, target, reduction=reduction),
+               _np_nll_loss, R1, _cross_entropy_case),
     _composite(F.mse_loss, lambda a, b, reduction: F.mse_loss(a, b, reduction=reduction),
                lambda a, b, reduction: _np_reduce((a - b) ** 2, reduction), R2, _mse_case),
     _composite(F.dropout, lambda x, p, seed: F.dropout(x, p, training=True, rng=seed), None,
                R1, _dropout_case),
 )
+
+
+# The composite Tensor methods (x.clamp, x.norm, ...) have their rows in optable_methods.py,
+# which builds them with the helpers above (so it is imported here, at the end).
+from tinygrad_rnn.optable_methods import ROWS as _METHOD_ROWS  # noqa: E402
+
+TABLE += _METHOD_ROWS
+
+# Public functions of functional.py with no row: not differentiable (integer output).
+NOT_DIFFERENTIABLE = ("one_hot",)
 
 
 def names() -> list[str]:

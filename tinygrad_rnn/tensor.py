@@ -15,6 +15,7 @@ import numpy as np
 
 from tinygrad_rnn import fast, shaping
 from tinygrad_rnn.context import STATE, new_id
+from tinygrad_rnn.tensor_methods import TorchMethods
 
 if TYPE_CHECKING:
     from tinygrad_rnn.engine import Contribution
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 Axis = int | tuple[int, ...] | None
 
 
-class Tensor:
+class Tensor(TorchMethods):
     """An n-dimensional array that records the graph of the ops applied to it.
 
     Args:
@@ -337,13 +338,6 @@ class Tensor:
             keepdim: bool | None = None) -> Tensor:
         return _ops.Mean.apply(self, axis=shaping.pick_axis(axis, dim, "mean", self.shape),
                                keepdims=keepdims if keepdim is None else keepdim)
-
-    def max(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
-            keepdim: bool | None = None) -> Tensor:
-        """Maximum values (unlike ``torch.max(x, dim)``, no indices: see ``argmax``);
-        where several entries tie, the gradient is split equally among them."""
-        return _ops.Max.apply(self, axis=shaping.pick_axis(axis, dim, "max", self.shape),
-                              keepdims=keepdims if keepdim is None else keepdim)
 
     # ---- shape ------------------------------------------------------------------------
     def reshape(self, *shape: Any) -> Tensor:

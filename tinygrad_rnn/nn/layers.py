@@ -16,6 +16,7 @@ from tinygrad_rnn.functional import dropout, linear
 from tinygrad_rnn.nn.module import Module, Parameter
 from tinygrad_rnn.rng import get_rng
 from tinygrad_rnn.tensor import Tensor
+from tinygrad_rnn.validate import size
 
 
 def _check_last(module: str, x: Tensor, size: int, what: str) -> None:
@@ -34,6 +35,8 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  rng: np.random.Generator | int | None = None, dtype: Any = np.float32) -> None:
         super().__init__()
+        in_features = size("Linear", "in_features", in_features, minimum=0)
+        out_features = size("Linear", "out_features", out_features, minimum=0)
         gen = get_rng(rng)
         bound = 1.0 / math.sqrt(in_features) if in_features > 0 else 0.0
         self.in_features, self.out_features = in_features, out_features
@@ -65,7 +68,8 @@ class Embedding(Module):
     def __init__(self, num_embeddings: int, embedding_dim: int,
                  rng: np.random.Generator | int | None = None, dtype: Any = np.float32) -> None:
         super().__init__()
-        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.num_embeddings = size("Embedding", "num_embeddings", num_embeddings)
+        self.embedding_dim = size("Embedding", "embedding_dim", embedding_dim, minimum=0)
         self.weight = Parameter(get_rng(rng).standard_normal((num_embeddings, embedding_dim)),
                                 dtype)
 
@@ -98,6 +102,17 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class Identity(Module):
+    """y = x: a placeholder that returns its input (any extra arguments are ignored, as
+    torch's)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+    def forward(self, x: Any) -> Any:
+        return x
 
 
 class Tanh(Module):

@@ -15,6 +15,7 @@ import numpy as np
 
 from tinygrad_rnn.context import scope
 from tinygrad_rnn.tensor import Tensor
+from tinygrad_rnn.tensor_methods import parse_to
 
 
 class Parameter(Tensor):
@@ -114,9 +115,11 @@ class Module:
     def num_parameters(self) -> int:
         return sum(p.size for p in self.parameters())
 
-    def zero_grad(self) -> None:
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget every parameter's gradient (``None``, or new zeros with
+        ``set_to_none=False``)."""
         for p in self.parameters():
-            p.grad = None
+            p.grad = None if set_to_none or p.grad is None else np.zeros_like(p.grad)
 
     def train(self, mode: bool = True) -> Module:
         for m in self.modules():
@@ -162,12 +165,31 @@ class Module:
             own[key].data = array
             own[key].grad = None
 
-    def to(self, dtype: Any) -> Module:
-        """Convert every parameter to ``dtype`` in place (e.g. np.float64 for gradcheck)."""
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Convert every parameter, in place: ``to(np.float64)`` (e.g. for gradcheck),
+        ``to(dtype=...)``, ``to(other_tensor)``. There are no devices (every array is a
+        NumPy array in main memory): ``to('cpu')`` changes nothing, any other device is an
+        error. Only floating dtypes are accepted (parameters are trained)."""
+        dtype = parse_to(f"{type(self).__name__}.to", args, kwargs)
+        if dtype is None:
+            return self
+        if dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}.to: parameters need a floating dtype "
+                            f"(np.float32 or np.float64), got {dtype}")
         for p in self.parameters():
-            p.data = p.data.astype(dtype)
-            p.grad = None
+            if p.data.dtype != dtype:
+                p.data = p.data.astype(dtype)
+                p.grad = None
         return self
+
+    def cpu(self) -> Module:
+        """The module itself: every parameter already lives in main memory."""
+        return self
+
+    def cuda(self, *args: Any, **kwargs: Any) -> Module:
+        raise ValueError(f"{type(self).__name__}.cuda: tinygrad_rnn has no devices: every "
+                         f"parameter is a NumPy array in main memory (see 'Coming from "
+                         f"PyTorch' in the docs)")
 
     def double(self) -> Module:
         return self.to(np.float64)

@@ -32,6 +32,7 @@ from tinygrad_rnn.viz import heat
 from tinygrad_rnn.viz import legend as colour_bar
 from tinygrad_rnn.viz import notation as naming
 from tinygrad_rnn.viz.collect import (
+    Edge,
     collect,
     edges_of,
     is_inline_constant,
@@ -42,10 +43,18 @@ from tinygrad_rnn.viz.collect import (
 from tinygrad_rnn.viz.elide import MIN_STEPS, elide
 from tinygrad_rnn.viz.gates import gates
 from tinygrad_rnn.viz.labels import SHOWS, Labels, edge_label, node_label
-from tinygrad_rnn.viz.layout import DIRECTIONS, emit_clusters, is_recurrence, place_leaves, plan
+from tinygrad_rnn.viz.layout import (
+    DIRECTIONS,
+    Bus,
+    buses,
+    edge_ends,
+    emit_clusters,
+    place_params,
+    time_chain,
+)
 from tinygrad_rnn.viz.scopes import split_time
 from tinygrad_rnn.viz.style import FONT, FONT_SIZE, SMALL, edge_attrs, node_attrs
-from tinygrad_rnn.viz.views import Key, NodeSpec, assign
+from tinygrad_rnn.viz.views import Key, assign
 
 SLIDE_STEPS = 6  # the cells view shows at most this many steps unless told otherwise
 ELIDE_ADVICE = (f"max_steps={SLIDE_STEPS} (the elided view: t = 1, 2, …, T with the middle "
@@ -166,7 +175,7 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
     info.op_names = view == "ops"
 
     graph = Graph(name="tinygrad_rnn", graph_attr={
-        "rankdir": DIRECTIONS[direction][0], "newrank": "true", "nodesep": "0.18",
+        "rankdir": DIRECTIONS[direction], "newrank": "true", "nodesep": "0.18",
         "ranksep": "0.3", "fontname": FONT, "fontsize": str(FONT_SIZE + 2),
         "labelloc": "t", "compound": "true", "bgcolor": "white"})
     graph.attr("node", fontname=FONT, fontsize=str(FONT_SIZE))
@@ -176,10 +185,10 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
         graph.attr(label=title.replace("\\", "\\\\"), fontsize=str(FONT_SIZE + 2))
 
     ids = {key: f"n{i}" for i, key in enumerate(nodes, start=1)}
-    place_leaves(nodes, list(edges))
-    extra = plan(nodes, ids, list(edges), direction)
+    place_params(nodes, list(edges))
+    lines_of = buses(nodes, ids, list(edges))
     root_keys = {rep[r] for r in roots}
-    bodies = extra.bodies
+    bodies: dict[tuple[str, ...], list[tuple[str, dict[str, str]]]] = {}
     param_lines = {key: node_label(spec, info, None).split("\\n")[0]
                    for key, spec in nodes.items() if spec.kind == "param"}
     for key, spec in nodes.items():
@@ -190,30 +199,57 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
         label = node_label(spec, info, norms[key], sums)
         attrs = node_attrs(spec, label, norms[key], colours, heated, key in root_keys)
         bodies.setdefault(spec.cluster, []).append((ids[key], attrs))
-    emit_clusters(graph, bodies, nodes, DIRECTIONS[direction][0])
+    for bus in lines_of.values():
+        bodies.setdefault(nodes[bus.param].cluster, []).extend(
+            (point, dict(BUS_POINT, group=ids[bus.param])) for point in bus.points)
+    emit_clusters(graph, bodies, nodes)
 
+    tapped = {edge: (bus, i) for bus in lines_of.values() for i, edge in enumerate(bus.taps)}
     for (src, dst), e in edges.items():
         text = edge_label(e, edge_norm[(src, dst)], src == dst, nodes[src].kind == "param",
                           show)
         attrs = edge_attrs(e, edge_norm[(src, dst)], colours, heated, text)
-        if is_recurrence(nodes[src], nodes[dst]):
-            attrs["constraint"] = "false"  # steps stand side by side (see layout.py)
-        graph.edge(ids[src], ids[dst], **attrs)
-    for group in extra.same_rank:
-        with graph.subgraph() as row:
-            row.attr(rank="same")
-            for node_id in group:
-                row.node(node_id)
-    for tail, head in extra.edges:
-        graph.edge(tail, head, style="invis")
-    for tail, head in extra.tall:
-        graph.edge(tail, head, style="invis", minlen="2", weight="5")
+        if (src, dst) in tapped:
+            bus, i = tapped[(src, dst)]
+            graph.edge(bus.points[i], ids[dst], weight="10", **attrs)  # the tap into step t
+            continue
+        if nodes[src].kind in ("state", "cell", "elided") \
+                and nodes[dst].kind in ("state", "cell", "elided"):
+            attrs["weight"] = "4"  # pull the recurrence h_1 -> h_2 -> ... straight
+        tail, head, reverse = edge_ends(src, dst, nodes)
+        if reverse:
+            attrs["dir"] = "back"
+        graph.edge(ids[tail], ids[head], **attrs)
+    for bus in lines_of.values():
+        _emit_bus(graph, bus, edges, ids[bus.param], colours, heated)
+    for a, b in time_chain(nodes, list(edges)):
+        graph.edge(ids[a], ids[b], style="invis")
     if legend and heated:
         graph.node("legend", label=colour_bar.label(colours, SMALL), shape="plain")
         for key in root_keys:  # the colour bar goes above the loss
             graph.edge(ids[key], "legend", style="invis")
     return graph
 
+
+
+BUS_POINT = {"shape": "point", "width": "0.07", "color": "#777777", "label": ""}
+
+
+def _emit_bus(graph: graphviz.Digraph, bus: Bus, edges: dict[tuple[Key, Key], Edge],
+              param_id: str, colours: heat.LogScale, heated: bool) -> None:
+    """The line W -> j_1 -> … -> j_n under the steps: the segment into j_i carries the sum
+    of the taps from i on (what flows back into W past that point), so the first segment
+    carries W's whole gradient from these uses."""
+    remaining: list[Any] = []
+    partial: list[float | None] = []
+    for edge in reversed(bus.taps):
+        remaining = remaining + edges[edge].grads
+        partial.append(Edge(grads=remaining).norm())
+    partial.reverse()
+    tails = [param_id, *bus.points[:-1]]
+    for tail, head, value in zip(tails, bus.points, partial, strict=True):
+        attrs = edge_attrs(Edge(), value, colours, heated, None)
+        graph.edge(tail, head, arrowhead="none", weight="2", **attrs)
 
 
 def _check_steps(max_steps: Any) -> None:

@@ -1,7 +1,8 @@
 """Eliding the middle of a long sequence: t = 1, t = 2, …, t = T on one slide.
 
 Every line of steps (one layer, one direction) with more than ``max_steps`` steps keeps its
-first ``max_steps − 2`` steps and its last one; the steps in between become a single
+first ``max(2, max_steps − 3)`` steps and its last one (so it is never wider than
+``max_steps`` columns, the ellipsis included); the steps in between become a single
 ellipsis node, in a cluster "t = a … b" of its own. The ellipsis node stands for all their
 tensors, so the edges into it merge the elided uses: a weight's edge into it carries the
 sum of that weight's contributions over the elided steps (and is labelled with their
@@ -17,7 +18,7 @@ from tinygrad_rnn.viz.scopes import time_of
 from tinygrad_rnn.viz.views import Key, NodeSpec
 
 _RANGE = re.compile(r"^t=(\d+)…(\d+)$")
-MIN_STEPS = 3  # t = 1, …, t = T: the least that still shows where the sequence starts
+MIN_STEPS = 4  # t = 1, t = 2, …, t = T: the least that shows how the sequence starts
 
 
 def elided_range(component: str) -> tuple[int, int] | None:
@@ -45,7 +46,7 @@ def _line_and_step(spec: NodeSpec) -> tuple[tuple[str, ...], int] | None:
 
 def elide(rep: dict[Tensor, Key], nodes: dict[Key, NodeSpec],
           max_steps: int) -> tuple[dict[Tensor, Key], dict[Key, NodeSpec]]:
-    """Merge the middle steps of every line longer than ``max_steps`` (>= 3) into one
+    """Merge the middle steps of every line longer than ``max_steps`` (>= 4) into one
     ellipsis node per line. Node order is kept (the ellipsis takes the place of the first
     node it swallows), so the DOT text stays deterministic."""
     where = {key: _line_and_step(spec) for key, spec in nodes.items() if not spec.ghost}
@@ -57,7 +58,7 @@ def elide(rep: dict[Tensor, Key], nodes: dict[Key, NodeSpec],
     for line, ts in steps.items():
         order = sorted(ts)
         if len(order) > max_steps:
-            hidden[line] = set(order[max_steps - 2:-1])
+            hidden[line] = set(order[max(2, max_steps - 3):-1])
     if not hidden:
         return rep, nodes
     merged: dict[Key, NodeSpec] = {}

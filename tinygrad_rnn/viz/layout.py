@@ -48,9 +48,22 @@ def line_and_step(spec: NodeSpec) -> tuple[Line, int] | None:
     return None
 
 
-def place_params(nodes: dict[Key, NodeSpec], edge_keys: list[tuple[Key, Key]]) -> None:
+def place_leaves(nodes: dict[Key, NodeSpec], edge_keys: list[tuple[Key, Key]]) -> None:
     """Put each parameter in the innermost box that holds all its uses (its layer and
-    direction), outside every time step, so its bus runs inside that box."""
+    direction), outside every time step, so its bus runs inside that box; and move each
+    step's input x_t (data, or a named tensor fed from outside its line) out of the step's
+    box to just before it, so a step is only as wide as its cell and states."""
+    where = {key: line_and_step(spec) for key, spec in nodes.items()}
+    fed_in_line: set[Key] = set()
+    for src, dst in edge_keys:
+        a, b = where[src], where[dst]
+        if a is not None and b is not None and a[0] == b[0] and src != dst:
+            fed_in_line.add(dst)
+    for key, spec in nodes.items():
+        found = where[key]
+        if found is not None and key not in fed_in_line and not spec.ghost and (
+                spec.kind == "data" or (spec.kind == "state" and spec.members[0].name == "x")):
+            spec.cluster = found[0]
     paths: dict[Key, list[Line]] = {}
     for src, dst in edge_keys:
         if nodes[src].kind == "param" and src != dst and not nodes[src].ghost:

@@ -8,8 +8,8 @@
 The bar is 8 segments, each a two-colour linear gradient between neighbouring points of
 the colormap, so it reads as one continuous band; the 5 ticks sit on segment boundaries
 (20 equal columns: 2 of padding, 16 under the bar, 2 of padding, and each tick label spans
-the 4 columns centred on its tick). A table is one node, so the whole legend stays
-together and costs dot nothing to place.
+the 4 columns centred on its tick). It is part of the graph's label, under the title, so
+it stays together and costs dot nothing to place.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ def tick_text(norm: float) -> str:
     return f"{norm:.2g}" if 0.01 <= abs(norm) < 1000 else f"{norm:.1e}"
 
 
-def label(scale: heat.LogScale, fontsize: float, title: str = heat.LEGEND_TITLE) -> str:
-    """The legend table as a Graphviz HTML-like label (a string starting with "<")."""
+def table(scale: heat.LogScale, fontsize: float, title: str = heat.LEGEND_TITLE) -> str:
+    """The legend as a Graphviz HTML-like table ("<TABLE …>…</TABLE>")."""
     ticks = scale.ticks(5)
     bar = ['<TD COLSPAN="2" BORDER="0"></TD>']
     for k in range(SEGMENTS):
@@ -55,5 +55,25 @@ def label(scale: heat.LogScale, fontsize: float, title: str = heat.LEGEND_TITLE)
         "<TR>" + "".join(marks) + blank + "</TR>",
         "<TR>" + "".join(numbers) + blank + "</TR>",
     ]
-    return ('<<TABLE BORDER="1" STYLE="ROUNDED" COLOR="#bbbbbb" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2">'
-            + "".join(rows) + "</TABLE>>")
+    return ('<TABLE BORDER="1" STYLE="ROUNDED" COLOR="#bbbbbb" CELLBORDER="0" '
+            'CELLSPACING="0" CELLPADDING="2">' + "".join(rows) + "</TABLE>")
+
+
+def html_text(text: str) -> str:
+    """Text made safe for an HTML-like label."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def caption(title: str | None, scale: heat.LogScale | None, fontsize: float,
+            title_size: float) -> str | None:
+    """The graph's label: the title above the colour bar (either may be missing). As the
+    graph label it sits above the picture without taking part in the layout."""
+    rows = []
+    if title:
+        rows.append(f'<TR><TD><FONT POINT-SIZE="{title_size:g}">{html_text(title)}</FONT>'
+                    f'</TD></TR>')
+    if scale is not None:
+        rows.append(f"<TR><TD>{table(scale, fontsize)}</TD></TR>")
+    if not rows:
+        return None
+    return '<<TABLE BORDER="0" CELLSPACING="2">' + "".join(rows) + "</TABLE>>"

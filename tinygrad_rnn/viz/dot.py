@@ -120,7 +120,7 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
         scale: (lo, hi), 0 < lo < hi: a fixed range of gradient norms for the colours, so
             that several pictures share one scale (default: this picture's own range).
         max_steps: a layer and direction with more steps than this (>= 4) is drawn as
-            t = 1, t = 2, …, t = T: its first ``max(2, max_steps - 3)`` steps, one
+            t = 1, t = 2, …, t = T: its first ``max(2, max_steps - 4)`` steps, one
             ellipsis node standing for the middle ones (a weight's edge into it carries the
             sum of their terms) and the last step. "auto": 6 in the cells view, every step
             in the others; None: every step.

@@ -1,7 +1,7 @@
 """Eliding the middle of a long sequence: t = 1, t = 2, …, t = T on one slide.
 
 Every line of steps (one layer, one direction) with more than ``max_steps`` steps keeps its
-first ``max(2, max_steps − 3)`` steps and its last one (so it is never wider than
+first ``max(2, max_steps − 4)`` steps and its last one (so it is never wider than
 ``max_steps`` columns, the ellipsis included); the steps in between become a single
 ellipsis node, in a cluster "t = a … b" of its own. The ellipsis node stands for all their
 tensors, so the edges into it merge the elided uses: a weight's edge into it carries the
@@ -58,7 +58,7 @@ def elide(rep: dict[Tensor, Key], nodes: dict[Key, NodeSpec],
     for line, ts in steps.items():
         order = sorted(ts)
         if len(order) > max_steps:
-            hidden[line] = set(order[max(2, max_steps - 3):-1])
+            hidden[line] = set(order[max(2, max_steps - 4):-1])
     if not hidden:
         return rep, nodes
     merged: dict[Key, NodeSpec] = {}

@@ -46,6 +46,7 @@ from tinygrad_rnn.viz.labels import SHOWS, Labels, edge_label, node_label
 from tinygrad_rnn.viz.layout import (
     DIRECTIONS,
     Bus,
+    between_layers,
     buses,
     edge_ends,
     line_and_step,
@@ -169,6 +170,11 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
             f"max_nodes")
 
     edges = edges_of(drawn, rep, inline, view, ghosts, nodes)
+    if view != "folded":  # stacked layers: h_t straight into x_t above (see layout.py)
+        hubs, bypass = between_layers(nodes, list(edges))
+        edges = {k: e for k, e in edges.items() if k[0] not in hubs and k[1] not in hubs}
+        edges.update({k: Edge() for k in bypass})
+        nodes = {k: spec for k, spec in nodes.items() if k not in hubs}
     norms = {key: node_norm(spec) for key, spec in nodes.items()}
     edge_norm = {k: e.norm() for k, e in edges.items()}
     values = [n for n in list(norms.values()) + list(edge_norm.values()) if n is not None]

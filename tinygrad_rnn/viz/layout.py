@@ -31,6 +31,7 @@ from typing import Any
 import graphviz
 
 from tinygrad_rnn.viz.elide import step_of
+from tinygrad_rnn.viz.scopes import parse_scope
 from tinygrad_rnn.viz.style import cluster_attrs
 from tinygrad_rnn.viz.views import Key, NodeSpec
 
@@ -126,10 +127,6 @@ def time_chain(nodes: dict[Key, NodeSpec],
         if found is not None:
             line_of[key] = (spec.ghost,) + found[0]  # type: ignore[assignment]
             steps.setdefault(line_of[key], {}).setdefault(found[1], []).append(key)
-    # nodes fed by nothing of their own layer and direction (by weights, data, or the layer
-    # below): x_t, W.T -- the ones dot would otherwise rank at the very start
-    fed_inside = {dst for (src, dst) in edge_keys
-                  if src != dst and src in line_of and line_of[src] == line_of.get(dst)}
     successors: dict[Key, set[Key]] = {}
     for src, dst in edge_keys:
         successors.setdefault(src, set()).add(dst)
@@ -137,12 +134,70 @@ def time_chain(nodes: dict[Key, NodeSpec],
     for by_t in steps.values():
         times = sorted(by_t)
         for prev, t in pairwise(times):
-            members = set(by_t[prev])
-            # the last nodes of step t-1: nothing else in that step uses them
+            members, later = set(by_t[prev]), set(by_t[t])
+            # the last nodes of step t-1 (nothing else in that step uses them) before the
+            # first nodes of step t (nothing in that step feeds them): in a backward
+            # direction, where data flows from t to t-1, this is what orders the steps
             ends = [k for k in by_t[prev] if not successors.get(k, set()) & members]
-            starts = [k for k in by_t[t] if k not in fed_inside]
+            starts = [k for k in by_t[t] if not any(dst in later and src in later
+                                                    for src, dst in edge_keys if dst == k)]
             chain += [(a, b) for a in ends for b in starts]
     return chain
+
+
+def between_layers(nodes: dict[Key, NodeSpec],
+                   edge_keys: list[tuple[Key, Key]]) -> tuple[set[Key], list[tuple[Key, Key]]]:
+    """The plumbing between stacked layers, and the edges that replace it.
+
+    A layer's outputs reach the layer above as h_t -> Stack (-> Concat of the two
+    directions) -> x_t = GetItem(t). Drawn as they are, the Stack stands after the last
+    step and pushes the whole layer above to the right of the layer below. So these hub
+    nodes -- outside every step, feeding only inputs x_t of a layer above -- are left out,
+    and each x_t of the layer above gets an edge straight from the states h_t of step t
+    below (what the Stack/Concat/GetItem pass on): the layers stand one above the other,
+    step over step."""
+    def is_input(spec: NodeSpec) -> bool:
+        return (spec.kind == "state" and bool(spec.members)
+                and spec.members[0].name == "x" and spec.members[0]._ctx is not None)
+
+    out: dict[Key, set[Key]] = {}
+    into: dict[Key, set[Key]] = {}
+    for src, dst in edge_keys:
+        if src != dst:
+            out.setdefault(src, set()).add(dst)
+            into.setdefault(dst, set()).add(src)
+    # hubs: outside the steps, every successor a hub or an input x_t (found backwards)
+    hubs: set[Key] = set()
+    changed = True
+    while changed:
+        changed = False
+        for key, spec in nodes.items():
+            if key in hubs or line_and_step(spec) is not None or spec.kind not in (
+                    "op", "cell", "state") or is_input(spec) or not out.get(key):
+                continue
+            if all(d in hubs or is_input(nodes[d]) for d in out[key]):
+                hubs.add(key)
+                changed = True
+    bypass: list[tuple[Key, Key]] = []
+    for key in sorted(nodes, key=list(nodes).index):
+        spec = nodes[key]
+        found = line_and_step(spec)
+        if not is_input(spec) or found is None or not into.get(key, set()) & hubs:
+            continue
+        # the steps below that feed these hubs, at the same t
+        sources, todo, seen = [], [h for h in into[key] if h in hubs], set()
+        while todo:
+            hub = todo.pop()
+            if hub in seen:
+                continue
+            seen.add(hub)
+            for src in into.get(hub, ()):
+                if src in hubs:
+                    todo.append(src)
+                elif (where := line_and_step(nodes[src])) is not None and where[1] == found[1]:
+                    sources.append(src)
+        bypass += [(src, key) for src in sorted(set(sources), key=list(nodes).index)]
+    return hubs, bypass
 
 
 def edge_ends(src: Key, dst: Key, nodes: dict[Key, NodeSpec]) -> tuple[Key, Key, bool]:
@@ -161,7 +216,12 @@ def _time_key(spec: NodeSpec) -> tuple[tuple[bool, Line], int] | None:
 
 def _order_key(path: tuple[str, ...], first: dict[tuple[str, ...], int]) -> tuple[Any, ...]:
     t = step_of(path[-1])
-    return (0, t, 0) if t is not None else (1, first[path], path[-1])
+    if t is not None:
+        return (0, t, 0)
+    layer = parse_scope(path[-1]).layer
+    if layer is not None:  # the highest layer first: dot keeps it on top
+        return (1, -layer, 0)
+    return (2, first[path], path[-1])
 
 
 def emit_clusters(graph: graphviz.Digraph,

@@ -49,6 +49,7 @@ from tinygrad_rnn.viz.layout import (
     between_layers,
     buses,
     edge_ends,
+    is_recurrence,
     line_and_step,
     emit_clusters,
     place_leaves,
@@ -204,6 +205,8 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
     lines_of = buses(nodes, ids, list(edges))
     root_keys = {rep[r] for r in roots}
     bodies: dict[tuple[str, ...], list[tuple[str, dict[str, str]]]] = {}
+    # the recurrence's way through each step: h_{t-1} -> (ops) -> h_t, kept on one line
+    spine = {dst for src, dst in edges if is_recurrence(nodes[src], nodes[dst])}
     param_lines = {key: node_label(spec, info, None).split("\\n")[0]
                    for key, spec in nodes.items() if spec.kind == "param"}
     for key, spec in nodes.items():
@@ -214,7 +217,7 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
         label = node_label(spec, info, norms[key], sums)
         attrs = node_attrs(spec, label, norms[key], colours, heated, key in root_keys)
         found = line_and_step(spec)
-        if found is not None and spec.kind in ("state", "cell", "elided"):
+        if found is not None and (spec.kind in ("state", "cell", "elided") or key in spine):
             attrs["group"] = "/".join(found[0]) or "steps"  # the chain on one line
         bodies.setdefault(spec.cluster, []).append((ids[key], attrs))
     for bus in lines_of.values():

@@ -138,7 +138,7 @@ def node_label(spec: NodeSpec, info: Labels, grad_norm: float | None,
     elif t._ctx is None:
         lines = _leaf_name(t, spec, info)
         if info.show == "contributions" and spec.kind == "param":
-            lines.append(f"‖∂L/∂W‖ = {number(grad_norm)}  (sum)")
+            lines.append(f"|∂L/∂W| = {number(grad_norm)} (sum)")
     elif t.name:
         before, step, _ = split_time(t.scope)
         cell = cell_of(t.scope) or info.line_cells.get(before)

@@ -49,6 +49,12 @@ def line_and_step(spec: NodeSpec) -> tuple[Line, int] | None:
     return None
 
 
+def is_recurrence(src: NodeSpec, dst: NodeSpec) -> bool:
+    """An edge from one step to another step of the same line: the recurrence."""
+    a, b = line_and_step(src), line_and_step(dst)
+    return a is not None and b is not None and a[0] == b[0] and a[1] != b[1]
+
+
 def place_leaves(nodes: dict[Key, NodeSpec], edge_keys: list[tuple[Key, Key]]) -> None:
     """Put each parameter in the innermost box that holds all its uses (its layer and
     direction), outside every time step, so its bus runs inside that box; and move each

@@ -33,30 +33,30 @@ def table(scale: heat.LogScale, fontsize: float, title: str = heat.LEGEND_TITLE)
     bar = ['<TD COLSPAN="2" BORDER="0"></TD>']
     for k in range(SEGMENTS):
         a, b = heat.colormap(k / SEGMENTS), heat.colormap((k + 1) / SEGMENTS)
-        bar.append(f'<TD COLSPAN="2" BORDER="0" BGCOLOR="{a}:{b}" GRADIENTANGLE="0" '
-                   f'WIDTH="{2 * COLUMN}" HEIGHT="18" FIXEDSIZE="TRUE"></TD>')
+        bar.append(f'<TD COLSPAN="2" BORDER="0" CELLPADDING="0" BGCOLOR="{a}:{b}" '
+                   f'GRADIENTANGLE="0" WIDTH="{2 * COLUMN}" HEIGHT="18"></TD>')
     bar.append('<TD COLSPAN="2" BORDER="0"></TD>')
     marks = []
     for col in range(20):
         tick = col in (2, 6, 10, 14, 18)  # the left edge of these columns is a tick
         sides = ' BORDER="1" SIDES="L" COLOR="#333333"' if tick else ' BORDER="0"'
-        marks.append(f'<TD{sides} WIDTH="{COLUMN}" HEIGHT="5" FIXEDSIZE="TRUE"></TD>')
-    numbers = [f'<TD COLSPAN="4" BORDER="0"><FONT POINT-SIZE="{fontsize:g}">'
+        marks.append(f'<TD{sides} CELLPADDING="0" WIDTH="{COLUMN}" HEIGHT="5"></TD>')
+    numbers = [f'<TD COLSPAN="4" BORDER="0" CELLPADDING="2"><FONT POINT-SIZE="{fontsize:g}">'
                f'{tick_text(n)}</FONT></TD>' for n in ticks]
     extra = []
     for text, fill in (("0", heat.ZERO_COLOR), ("no grad", heat.NO_GRAD_COLOR)):
-        extra.append(f'<TD BORDER="1" COLOR="#666666" BGCOLOR="{fill}" ROWSPAN="1">'
+        extra.append(f'<TD BORDER="1" CELLPADDING="2" COLOR="#666666" BGCOLOR="{fill}">'
                      f'<FONT POINT-SIZE="{fontsize:g}">{text}</FONT></TD>')
     blank = '<TD BORDER="0" COLSPAN="3"></TD>'
     rows = [
-        f'<TR><TD COLSPAN="23" BORDER="0"><FONT POINT-SIZE="{fontsize:g}">{title}'
+        f'<TR><TD COLSPAN="23" BORDER="0" CELLPADDING="3"><FONT POINT-SIZE="{fontsize:g}">{title}'
         f'</FONT></TD></TR>',
         "<TR>" + "".join(bar) + '<TD BORDER="0" WIDTH="12"></TD>' + "".join(extra) + "</TR>",
         "<TR>" + "".join(marks) + blank + "</TR>",
         "<TR>" + "".join(numbers) + blank + "</TR>",
     ]
     return ('<TABLE BORDER="1" STYLE="ROUNDED" COLOR="#bbbbbb" CELLBORDER="0" '
-            'CELLSPACING="0" CELLPADDING="2">' + "".join(rows) + "</TABLE>")
+            'CELLSPACING="0" CELLPADDING="0">' + "".join(rows) + "</TABLE>")
 
 
 def html_text(text: str) -> str:

@@ -49,9 +49,9 @@ from tinygrad_rnn.viz.layout import (
     between_layers,
     buses,
     edge_ends,
+    emit_clusters,
     is_recurrence,
     line_and_step,
-    emit_clusters,
     place_leaves,
     time_chain,
 )

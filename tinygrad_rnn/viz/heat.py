@@ -95,7 +95,7 @@ class LogScale:
             self.lo, self.hi = min(logs), max(logs)
         else:
             self.lo, self.hi = 0.0, 1.0
-        if not self.fixed and self.hi - self.lo < 1e-9:  # all equal: centre them on a one-decade scale
+        if not self.fixed and self.hi - self.lo < 1e-9:  # all equal: one decade around them
             self.lo, self.hi = self.lo - 0.5, self.hi + 0.5
         self.empty = not logs
 

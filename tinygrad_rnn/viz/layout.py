@@ -74,11 +74,11 @@ def place_leaves(nodes: dict[Key, NodeSpec], edge_keys: list[tuple[Key, Key]]) -
     paths: dict[Key, list[Line]] = {}
     for src, dst in edge_keys:
         if nodes[src].kind == "param" and src != dst and not nodes[src].ghost:
-            found = line_and_step(nodes[dst])
-            paths.setdefault(src, []).append(found[0] if found else nodes[dst].cluster)
-    for key, found in paths.items():
-        common = found[0]
-        for path in found[1:]:
+            use = line_and_step(nodes[dst])
+            paths.setdefault(src, []).append(use[0] if use else nodes[dst].cluster)
+    for key, lines in paths.items():
+        common = lines[0]
+        for path in lines[1:]:
             n = 0
             while n < min(len(common), len(path)) and common[n] == path[n]:
                 n += 1

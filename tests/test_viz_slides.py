@@ -266,3 +266,20 @@ def test_too_many_nodes_points_to_the_elided_and_folded_views(tmp_path, capsys):
                      "--max-nodes", "50", "-o", str(tmp_path / "g.dot")]) == 2
     err_text = capsys.readouterr().err
     assert "--max-steps 6" in err_text and "--view folded" in err_text
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_folded_use_counts_keep_clear_of_the_cluster_captions(backend):
+    """The "×N" labels of the folded view must not sit on a cluster's caption."""
+    model, loss = lstm(5, cell="rnn")
+    svg = svg_of(viz.draw(loss, view="folded", params=model), backend)
+    texts = [(float(x), float(y), float(size), text) for x, y, size, text in re.findall(
+        r'<text[^>]*text-anchor="\w+" x="([-\d.]+)" y="([-\d.]+)"[^>]*font-size="([\d.]+)"'
+        r'[^>]*>([^<]*)</text>', svg)]
+    counts = [t for t in texts if t[3] == "×5"]
+    captions = [t for t in texts if t[3] in ("layer 0", "forward: t = 1 → T")]
+    assert len(counts) == 4 and len(captions) == 2
+    for x, y, size, _ in counts:
+        for cx, cy, csize, text in captions:
+            half_width = 0.3 * csize * len(text)  # generous: Helvetica is ~0.55 em a char
+            assert abs(y - cy) > max(size, csize) or abs(x - cx) > half_width + size, text

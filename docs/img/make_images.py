@@ -100,9 +100,10 @@ def truncated() -> viz.Graph:
 
 
 PICTURES: dict[str, Callable[[], viz.Graph]] = {
-    # README and docs/visualisation.md: small enough to read at page width
-    "elman_ops": lambda: elman(3, "Elman RNN, T = 3: W_x and W_s are used at every "
-                                        "step, and their gradients add up"),
+    # README and docs/visualisation.md: narrow enough to read at README width (880 px:
+    # its smallest text is then 11 px)
+    "elman_ops": lambda: elman(2, "Elman RNN, T = 2: W_x and W_s are used at every "
+                                  "step, and their gradients add up"),
     # §3: the t = 3 worked example, its three path terms as numbers
     "bptt_t3": worked_example,
     "lstm_cells": lambda: layer("lstm", 4, "cells", "LSTM, T = 4 (cells view)"),

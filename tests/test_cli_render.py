@@ -19,7 +19,7 @@ def test_render_dot_has_one_time_cluster_per_step(tmp_path, capsys):
     text = out.read_text(encoding="utf-8")
     assert sorted(re.findall(r'label="(t=\d)"', text)) == sorted(["t=1", "t=2", "t=3"] * 4)
     assert "weight_hh_l1_reverse" in text and "GRUCell" in text
-    assert "legend" in text  # backward ran: there is heat
+    assert "log scale" in text  # backward ran: there is heat, and its colour bar
     assert "wrote" in capsys.readouterr().out
 
 
@@ -38,7 +38,7 @@ def test_render_forward_only_and_views_differ(tmp_path):
         assert main(["render", "--steps", "3", "--view", view, "--no-backward",
                      "-o", str(out)]) == 0
         text = out.read_text(encoding="utf-8")
-        assert "legend" not in text
+        assert "log scale" not in text
         sizes[view] = text.count("label=")
     assert sizes["ops"] > sizes["cells"] > sizes["folded"]
 

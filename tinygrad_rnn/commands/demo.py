@@ -150,7 +150,7 @@ def _progress() -> Any:
 def _write_graph(loss: tg.Tensor, model: nn.Module, out: Path) -> tuple[Path | None, str]:
     from tinygrad_rnn import viz
 
-    graph = viz.draw(loss, view="cells", params=model,
+    graph = viz.draw(loss, view="cells", params=model, max_steps=None,  # every letter
                      title="LSTM word detector unrolled over 'xyhelloab': gradient heat")
     atomic_write(out / "unrolled_lstm.dot", graph.source)  # always: it needs no Graphviz
     try:

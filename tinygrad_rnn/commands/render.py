@@ -3,6 +3,8 @@ and backward, and draw the unrolled graph with its gradient heat.
 
     tinygrad-rnn render --cell lstm --steps 4 --hidden 3 --input 2 -o lstm.svg
     tinygrad-rnn render --cell rnn --steps 6 --truncate 3 --view ops -o tbptt.png
+    tinygrad-rnn render --cell lstm --steps 12 --show contributions --notation lecture \
+        --scale 1e-4:1 -o slide.pdf
 
 The output format follows the extension of -o (.dot, .svg, .png, .pdf).
 """
@@ -10,6 +12,7 @@ The output format follows the extension of -o (.dot, .svg, .png, .pdf).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from contextlib import nullcontext
 from typing import Any
@@ -39,8 +42,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=seed, default=0, help="random seed (0)")
     parser.add_argument("--direction", choices=("lr", "bt"), default="lr",
                         help="time runs left-to-right (lr) or bottom-to-top (bt)")
-    parser.add_argument("--show", choices=("none", "norm", "stats", "values"), default="none",
-                        help="extra numbers on each node")
+    parser.add_argument("--show", choices=("none", "norm", "stats", "values", "contributions"),
+                        default="none",
+                        help="extra numbers: on each node (norm, stats, values), or each "
+                             "weight use's term of the BPTT sum (contributions)")
+    parser.add_argument("--notation", default="pytorch", metavar="NAMES",
+                        help="pytorch (weight_hh_l0, h, c, gates i f g o; default) or lecture "
+                             "(W_x, W_s, s_t; Γ_u, Γ_f, Γ_o, c̃, c⟨t⟩, a⟨t⟩)")
+    parser.add_argument("--scale", default=None, metavar="LO:HI",
+                        help="fix the colour range of gradient norms, e.g. 1e-4:1, so that "
+                             "several pictures compare (default: each picture's own range)")
+    parser.add_argument("--max-steps", type=int, default=None, metavar="N",
+                        help="draw t = 1, t = 2, …, t = T with the middle elided when a layer "
+                             "has more than N steps (default: 6 in the cells view, all "
+                             "steps in the others)")
     parser.add_argument("--no-backward", action="store_true",
                         help="draw the forward graph only (no gradient heat)")
     parser.add_argument("--max-nodes", type=int, default=300,
@@ -51,7 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _check(args: argparse.Namespace) -> str:
+    """Every option checked in one place; the scale is parsed into ``args.scale_range``."""
     from tinygrad_rnn.cli import CommandError
+    from tinygrad_rnn.viz.notation import NOTATIONS
     from tinygrad_rnn.viz.render import FORMATS
 
     for flag in ("steps", "hidden", "input", "batch", "layers", "max_nodes"):
@@ -62,11 +79,37 @@ def _check(args: argparse.Namespace) -> str:
     if args.truncate is not None and not 1 <= args.truncate <= args.steps:
         raise CommandError(f"--truncate must be between 1 and --steps ({args.steps}), got "
                            f"{args.truncate}")
+    if args.notation not in NOTATIONS:
+        raise CommandError(f"--notation must be one of {', '.join(NOTATIONS)}, got "
+                           f"{args.notation!r}: use lecture for the lectures' names")
+    args.scale_range = _scale(args.scale) if args.scale is not None else None
+    if args.max_steps is not None and args.max_steps < 4:
+        raise CommandError(f"--max-steps must be at least 4 (t = 1, t = 2, …, t = T), got "
+                           f"{args.max_steps}")
     fmt = args.output.rsplit(".", 1)[-1].lower() if "." in args.output else ""
     if fmt not in FORMATS:
         raise CommandError(f"cannot tell the output format of {args.output!r}: use an "
                            f"extension among .dot, .svg, .png, .pdf")
     return fmt
+
+
+def _scale(text: str) -> tuple[float, float]:
+    """--scale LO:HI as two finite gradient norms with 0 < LO < HI."""
+    from tinygrad_rnn.cli import CommandError
+
+    parts = text.split(":")
+    try:
+        lo, hi = (float(p) for p in parts)
+    except ValueError:
+        raise CommandError(f"--scale must be LO:HI, two gradient norms such as 1e-4:1, got "
+                           f"{text!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise CommandError(f"--scale must be finite, got {text!r}; give two gradient norms "
+                           f"such as 1e-4:1")
+    if not 0 < lo < hi:
+        raise CommandError(f"--scale needs 0 < LO < HI (a log scale), got {text!r}; e.g. "
+                           f"1e-4:1")
+    return lo, hi
 
 
 def build(args: argparse.Namespace) -> tuple[Any, Any, list[Any]]:
@@ -121,9 +164,13 @@ def run(args: argparse.Namespace) -> int:
         try:
             graph = viz.draw(loss, view=args.view, direction=args.direction, show=args.show,
                              max_nodes=args.max_nodes, title=title, params=model,
-                             too_big="cells")
+                             too_big="cells", notation=args.notation,
+                             scale=args.scale_range,
+                             max_steps=args.max_steps if args.max_steps else "auto")
         except viz.GraphTooLargeError as e:
-            raise CommandError(str(e).replace("max_nodes", "--max-nodes")) from e
+            raise CommandError(str(e).replace("max_nodes", "--max-nodes")
+                               .replace("max_steps=", "--max-steps ")
+                               .replace("view='folded'", "--view folded")) from e
         bar.update(1)
         try:
             path = viz.render(graph, args.output, format=fmt)

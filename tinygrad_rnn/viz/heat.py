@@ -5,7 +5,8 @@ that making DOT text needs no matplotlib. Small gradients are pale yellow and la
 deep purple; the lightness falls monotonically along the scale, so the picture still reads
 printed in greyscale. Gradients in an unrolled RNN span many orders of magnitude (that is
 the vanishing-gradient story), so the scale is logarithmic: log10 ‖g‖ is mapped linearly
-from the smallest to the largest norm in the picture.
+from the smallest to the largest norm in the picture -- or over a fixed range
+(``LogScale(norms, fixed=(lo, hi))``), so that several pictures share one scale.
 """
 
 from __future__ import annotations
@@ -62,23 +63,46 @@ def text_color(fill: str) -> str:
     return "#ffffff" if luminance(fill) < 0.18 else "#000000"
 
 
+def check_range(scale: object) -> tuple[float, float]:
+    """A fixed heat range (lo, hi): two finite numbers with 0 < lo < hi."""
+    try:
+        lo, hi = (float(v) for v in scale)  # type: ignore[attr-defined]
+    except (TypeError, ValueError):
+        raise ValueError(f"draw: scale must be a pair (lo, hi) of gradient norms, got "
+                         f"{scale!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise ValueError(f"draw: scale must be finite, got ({lo:g}, {hi:g}); give two "
+                         f"gradient norms such as (1e-4, 1)")
+    if not 0 < lo < hi:
+        raise ValueError(f"draw: scale needs 0 < lo < hi (a log scale), got ({lo:g}, "
+                         f"{hi:g}); e.g. (1e-4, 1)")
+    return lo, hi
+
+
 class LogScale:
     """Maps gradient norms to [0, 1] by log10, between the smallest and largest positive
-    finite norm it was built from (a single value, or none, gives a one-decade scale)."""
+    finite norm it was built from (a single value, or none, gives a one-decade scale), or
+    between ``fixed = (lo, hi)``; norms outside a fixed range get the end colours."""
 
-    def __init__(self, norms: Iterable[float]) -> None:
+    def __init__(self, norms: Iterable[float],
+                 fixed: tuple[float, float] | None = None) -> None:
         logs = [math.log10(n) for n in norms if n > 0 and math.isfinite(n)]
-        if logs:
+        self.fixed = fixed is not None
+        if fixed is not None:
+            lo, hi = check_range(fixed)
+            self.lo, self.hi = math.log10(lo), math.log10(hi)
+        elif logs:
             self.lo, self.hi = min(logs), max(logs)
         else:
             self.lo, self.hi = 0.0, 1.0
-        if self.hi - self.lo < 1e-9:  # all equal: centre them on a one-decade scale
+        if not self.fixed and self.hi - self.lo < 1e-9:  # all equal: one decade around them
             self.lo, self.hi = self.lo - 0.5, self.hi + 0.5
         self.empty = not logs
 
     def position(self, norm: float) -> float:
-        """Where ``norm`` falls on the scale: 0 at the smallest, 1 at the largest."""
-        return (math.log10(norm) - self.lo) / (self.hi - self.lo)
+        """Where ``norm`` falls on the scale: 0 at the smallest, 1 at the largest (clamped
+        to [0, 1] -- only a fixed range can leave norms outside)."""
+        return min(max((math.log10(norm) - self.lo) / (self.hi - self.lo), 0.0), 1.0)
 
     def color(self, norm: float | None) -> str:
         if norm is None:

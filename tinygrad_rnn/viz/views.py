@@ -32,7 +32,7 @@ GHOST_CLUSTER = "cut off by detach()"  # where the history behind a detach() is 
 class NodeSpec:
     """One drawn node: the tensors it stands for and where it goes."""
 
-    kind: str  # "param" | "data" | "detached" | "op" | "state" | "cell"
+    kind: str  # "param" | "data" | "detached" | "op" | "state" | "cell" | "elided"
     members: list[Tensor] = field(default_factory=list)
     cluster: tuple[str, ...] = ()  # scope components of the enclosing clusters
     title: str = ""  # first line of the label (name, op or cell type)

@@ -1,0 +1,169 @@
+"""The text on the picture: node labels (names, shapes, gate names, numbers) and edge labels.
+
+Names follow the chosen notation (``notation.py``); gates found in the op structure
+(``gates.py``) name their nodes in the ops view: "i = σ", "Γ_f = σ", "c̃ = tanh".
+With ``show="contributions"`` a parameter's node states ‖∂L/∂W‖ of the whole sum and each
+of its edges the norm of that one use's term -- the BPTT sum written out as numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tinygrad_rnn.tensor import Tensor
+from tinygrad_rnn.viz import notation as names_of
+from tinygrad_rnn.viz.collect import Edge, norm
+from tinygrad_rnn.viz.gates import Gate, cell_of
+from tinygrad_rnn.viz.scopes import split_time
+from tinygrad_rnn.viz.views import NodeSpec
+
+SHOWS = ("none", "norm", "stats", "values", "contributions")
+ACTIVATION = {"Sigmoid": "σ", "Tanh": "tanh"}
+
+
+@dataclass
+class Labels:
+    """What labelling needs to know besides the node itself."""
+
+    show: str = "none"
+    notation: str = "pytorch"
+    params: dict[Tensor, str] = field(default_factory=dict)  # names from params=
+    inline: set[Tensor] = field(default_factory=set)  # constants shown inside their op
+    gates: dict[Tensor, Gate] = field(default_factory=dict)
+    line_cells: dict[str, str] = field(default_factory=dict)  # line -> its cell type
+    param_cells: dict[Tensor, str] = field(default_factory=dict)  # weight -> cell type
+    op_names: bool = True  # name the op that made a named tensor ("h 1×4  Mul")
+
+
+def escape(text: str) -> str:
+    return text.replace("\\", "\\\\")
+
+
+def shape(t: Tensor) -> str:
+    return "×".join(str(n) for n in t.shape) if t.shape else "scalar"
+
+
+def fmt(x: float) -> str:
+    return f"{x:.3g}"
+
+
+def number(x: float | None) -> str:
+    """A gradient norm as printed on the picture: 3 significant digits."""
+    return "—" if x is None else f"{x:.3g}"
+
+
+def _extra_lines(t: Tensor, show: str) -> list[str]:
+    if show in ("none", "contributions") or t.data.dtype.kind not in "fiu":
+        return []
+    if t.freed:  # lean_graph() dropped the value; the gradient may still be there
+        return ["v freed"] + ([f"|g| {fmt(norm(np.asarray(t.grad)) or 0.0)}"]
+                              if t.grad is not None else [])
+    data, grad = t.data, t.grad
+    if show == "values" and data.size <= 8:
+        lines = ["v " + np.array2string(data.ravel(), precision=3, separator=" ")]
+        if grad is not None:
+            lines.append("g " + np.array2string(np.asarray(grad).ravel(), precision=3,
+                                                separator=" "))
+        return lines
+    if show == "norm":
+        lines = [f"|v| {fmt(norm(data) or 0.0)}"]
+        if grad is not None:
+            lines.append(f"|g| {fmt(norm(np.asarray(grad)) or 0.0)}")
+        return lines
+    lines = [f"v [{fmt(float(data.min()))}, {fmt(float(data.max()))}]"] if data.size else []
+    if grad is not None and np.size(grad):
+        lines.append(f"g [{fmt(float(np.min(grad)))}, {fmt(float(np.max(grad)))}]")
+    return lines
+
+
+def op_title(t: Tensor, inline: set[Tensor]) -> str:
+    """The op's name, with inlined constants and short arguments: Sub(1, ·), Pow(·, 2)."""
+    fn = t.grad_fn
+    assert fn is not None
+    name = fn.name
+    if name == "GetItem":
+        index = getattr(fn, "index", None)
+        text = repr(index).replace("slice(None, None, None)", ":")
+        return f"GetItem[{text}]" if len(text) <= 16 else name
+    args = [fmt(float(u.data.item())) if u in inline else "·" for u in fn.inputs]
+    if name == "Pow" and hasattr(fn, "p"):
+        args.append(fmt(float(fn.p)))
+    if any(a != "·" for a in args):
+        return f"{name}({', '.join(args)})"
+    return name
+
+
+def _gate_title(t: Tensor, gate: Gate, notation: str) -> str:
+    name = names_of.gate_name(notation, gate.cell, gate.letter, gate.role)
+    fn = t.grad_fn
+    assert fn is not None
+    if gate.role == "act":
+        return f"{name} = {ACTIVATION.get(fn.name, fn.name)}(·)"
+    if gate.role == "pre":
+        return f"{name}: pre-activation"
+    return name
+
+
+def _leaf_name(t: Tensor, spec: NodeSpec, info: Labels) -> list[str]:
+    name = t.name or info.params.get(t)
+    if spec.kind == "data" and name is None:
+        name = "zeros" if not np.any(t.data) else "input"
+    elif name is None:
+        name = "leaf"
+    lecture = names_of.param_name(info.notation, name, info.param_cells.get(t))
+    if lecture is not None:
+        transposed = "ᵀ" if info.param_cells.get(t) == "RNNCell" and "weight" in name else ""
+        return [lecture, f"= {name}{transposed}  {shape(t)}"]
+    if spec.kind == "data" and t.name and t.scope:
+        before, step, _ = split_time(t.scope)
+        name = names_of.state_name(info.notation, name, info.line_cells.get(before), step)
+    return [f"{name}{' (detached)' if spec.kind == 'detached' else ''}", shape(t)]
+
+
+def node_label(spec: NodeSpec, info: Labels, grad_norm: float | None,
+               elided: list[tuple[str, float | None]] | None = None) -> str:
+    """The label of one node (lines joined by the DOT newline)."""
+    if spec.kind == "elided":
+        lines = ["…", spec.title]  # "7 steps"
+        lines += [f"Σ {name}: {number(value)}" for name, value in elided or []]
+        return "\\n".join(escape(line) for line in lines)
+    if spec.kind == "cell":
+        ops = len(spec.members)
+        return f"{escape(spec.title)}\\n{ops} op{'s' if ops != 1 else ''}"
+    t = spec.members[0]
+    if spec.title:  # folded entry: x_t
+        lines = [spec.title, shape(t)]
+    elif t.grad_fn is None:
+        lines = _leaf_name(t, spec, info)
+        if info.show == "contributions" and spec.kind == "param":
+            lines.append(f"|∂L/∂W| = {number(grad_norm)} (sum)")
+    elif t.name:
+        before, step, _ = split_time(t.scope)
+        cell = cell_of(t.scope) or info.line_cells.get(before)
+        name = names_of.state_name(info.notation, t.name, cell, step)
+        made_by = f"  {op_title(t, info.inline)}" if info.op_names else ""
+        lines = [name, shape(t) + made_by]
+    elif t in info.gates:
+        lines = [_gate_title(t, info.gates[t], info.notation),
+                 f"{shape(t)}  {op_title(t, info.inline)}"]
+    else:
+        lines = [op_title(t, info.inline), shape(t)]
+    lines += _extra_lines(t, info.show)
+    return "\\n".join(escape(line) for line in lines)
+
+
+def edge_label(e: Edge, grad_norm: float | None, loop: bool, from_param: bool,
+               show: str) -> str | None:
+    """"×n" for merged uses, the recurrence of the folded view, and -- with
+    show="contributions" -- the norm of what this use adds to the parameter's gradient."""
+    if loop:
+        return ", ".join(e.names) + " (t-1 → t)" if e.names else "t-1 → t"
+    if show == "contributions" and from_param and e.grads:
+        if e.uses > 1:
+            return f"Σ{e.uses}: {number(grad_norm)}"
+        return number(grad_norm)
+    if e.uses > 1:
+        return f"×{e.uses}"
+    return None

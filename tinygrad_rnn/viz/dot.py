@@ -38,6 +38,7 @@ from tinygrad_rnn.engine import topological_order
 from tinygrad_rnn.function import unbroadcast
 from tinygrad_rnn.tensor import Tensor
 from tinygrad_rnn.viz import heat
+from tinygrad_rnn.viz.graph import Graph
 from tinygrad_rnn.viz.scopes import split_time, time_of
 from tinygrad_rnn.viz.views import GHOST_CLUSTER, Key, NodeSpec, assign
 
@@ -52,28 +53,6 @@ PLAIN_FILL = {"param": "#fde9b8", "data": "#eeeeee", "detached": "#eeeeee",
 
 class GraphTooLargeError(ValueError):
     """The picture would have more nodes than ``max_nodes``: dot would take very long."""
-
-
-class Graph(graphviz.Digraph):
-    """A ``graphviz.Digraph`` that shows itself inline in Jupyter even without a system
-    Graphviz (it falls back to the WebAssembly one), and can ``save`` to any format."""
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None,
-                          **_: Any) -> dict[str, str]:
-        from tinygrad_rnn.viz.render import to_svg
-
-        return {"image/svg+xml": to_svg(self.source).decode("utf-8")}
-
-    def _repr_svg_(self) -> str:
-        from tinygrad_rnn.viz.render import to_svg
-
-        return to_svg(self.source).decode("utf-8")
-
-    def save(self, path: Any, format: str | None = None) -> Any:
-        """Write the picture; the format follows the extension (.dot .svg .png .pdf)."""
-        from tinygrad_rnn.viz.render import render
-
-        return render(self, path, format=format)
 
 
 @dataclass
@@ -109,7 +88,7 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
         cutoff: draw the history cut off by ``detach()`` (when it is still alive).
 
     Returns:
-        a ``Graph`` (a ``graphviz.Digraph``): ``.source`` is the DOT text, ``.save(path)``
+        a ``Graph`` (a ``graphviz.Digraph``): ``.source`` is the DOT text, ``.write(path)``
         writes .dot/.svg/.png/.pdf, and Jupyter displays it inline.
     """
     roots = _roots(root)

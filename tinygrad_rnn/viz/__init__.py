@@ -22,9 +22,11 @@ from tinygrad_rnn.viz.render import (
 )
 from tinygrad_rnn.viz.scopes import ScopeInfo, parse_scope
 from tinygrad_rnn.viz.views import VIEWS
+from tinygrad_rnn.viz.walk import Walk, walk
 
 __all__ = [
     "VIEWS",
+    "Walk",
     "Graph",
     "GraphTooLargeError",
     "RenderError",
@@ -35,4 +37,5 @@ __all__ = [
     "render",
     "render_bytes",
     "to_svg",
+    "walk",
 ]

@@ -166,3 +166,16 @@ def test_cli_writes_the_page_and_refuses_too_big(tmp_path):
     assert done.returncode == 2
     assert "--max-nodes=30" in done.stderr and "--view cells" in done.stderr
     assert not (tmp_path / "big.html").exists()
+
+
+def test_the_webassembly_graphviz_draws_the_same_page(monkeypatch):
+    if "wasm" not in viz.available_backends():
+        pytest.skip("WebAssembly Graphviz not installed")
+    monkeypatch.setenv("TINYGRAD_RNN_GRAPHVIZ", "wasm")
+    monkeypatch.setattr("shutil.which", lambda name, *a, **k: None)  # no system dot
+    model, loss = _unrolled(steps=2)
+    page = viz.walk(loss, params=model)
+    titles = set(re.findall(r'<g id="node\d+" class="node">\s*<title>(n\d+)</title>', page.html))
+    assert {s.node for s in page.steps} <= titles
+    assert re.findall(r'data-weight="([^"]+)"', page.html) == \
+        [name for name, _ in model.named_parameters()]

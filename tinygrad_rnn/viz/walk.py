@@ -174,9 +174,12 @@ def _replay(visits: list[Tensor], node_of: dict[Tensor, str],
     for k, v in enumerate(visits, start=1):
         grad = np.asarray(v.grad)
         step = Step(node_of[v], _label(v, names), v.scope, _norm(grad), grad.shape)
+        steps.append(step)
         fn = v._ctx
-        vjps = _vjps(v) if fn is not None else ()
-        for i, u in enumerate(fn.inputs if fn is not None else ()):
+        if fn is None:
+            continue  # a leaf: its gradient is complete, it passes nothing on
+        vjps = _vjps(v)
+        for i, u in enumerate(fn.inputs):
             g = vjps[i] if vjps is not None and i < len(vjps) else None
             if not u.requires_grad or (vjps is not None and g is None):
                 continue  # backward passes nothing here either
@@ -195,7 +198,6 @@ def _replay(visits: list[Tensor], node_of: dict[Tensor, str],
             step.adds.append((index[u], _norm(term.grad)))
             step.sends.append(Send(node_of[u], weights[index[u]].name, _norm(term.grad),
                                    u.shape))
-        steps.append(step)
     left = [weights[index[t]].name for t, terms in pending.items() if terms]
     if left:
         raise RuntimeError(f"walk: backward recorded terms the replay never met for {left}")

@@ -6,7 +6,10 @@ and backward, and draw the unrolled graph with its gradient heat.
     tinygrad-rnn render --cell lstm --steps 12 --show contributions --notation lecture \
         --scale 1e-4:1 -o slide.pdf
 
-The output format follows the extension of -o (.dot, .svg, .png, .pdf).
+The output format follows the extension of -o (.dot, .svg, .png, .pdf). With .html it is
+one self-contained page that steps through the backward walk (see viz/walk.py):
+
+    tinygrad-rnn render --cell rnn --steps 3 --view ops -o walk.html
 """
 
 from __future__ import annotations
@@ -62,7 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="largest picture to lay out (300)")
     parser.add_argument("--title", default=None, help="caption (default: a description)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT",
-                        help="output file: .dot, .svg, .png or .pdf")
+                        help="output file: .dot, .svg, .png, .pdf, or .html (step through "
+                             "the backward walk)")
 
 
 def _check(args: argparse.Namespace) -> str:
@@ -87,9 +91,9 @@ def _check(args: argparse.Namespace) -> str:
         raise CommandError(f"--max-steps must be at least 4 (t = 1, t = 2, …, t = T), got "
                            f"{args.max_steps}")
     fmt = args.output.rsplit(".", 1)[-1].lower() if "." in args.output else ""
-    if fmt not in FORMATS:
+    if fmt not in FORMATS + ("html",):
         raise CommandError(f"cannot tell the output format of {args.output!r}: use an "
-                           f"extension among .dot, .svg, .png, .pdf")
+                           f"extension among .dot, .svg, .png, .pdf, .html")
     return fmt
 
 
@@ -156,6 +160,8 @@ def run(args: argparse.Namespace) -> int:
     from tinygrad_rnn.cli import CommandError
 
     fmt = _check(args)
+    if fmt == "html":
+        return _walk(args)
     bar = _progress(3)
     with bar:
         model, loss, _keep = build(args)
@@ -205,3 +211,28 @@ def _progress(total: int) -> Any:
 class _NoBar(nullcontext):  # type: ignore[type-arg]
     def update(self, n: int = 1) -> None:
         pass
+
+
+def _walk(args: argparse.Namespace) -> int:
+    """-o walk.html: the page that steps through the backward walk (viz.walk runs the
+    backward pass itself, with contributions=True)."""
+    from tinygrad_rnn import viz
+    from tinygrad_rnn.cli import CommandError
+
+    args.no_backward = True
+    model, loss, _keep = build(args)
+    try:
+        page = viz.walk(loss, params=model, view=args.view, max_nodes=args.max_nodes,
+                        direction=args.direction, title=args.title or _title(args))
+    except viz.GraphTooLargeError as e:
+        raise CommandError(str(e).replace("max_nodes", "--max-nodes")
+                           .replace("view='cells'", "--view cells")
+                           .replace("fewer steps", "fewer --steps")) from e
+    except viz.RenderError as e:
+        raise CommandError(str(e)) from e
+    try:
+        path = page.save(args.output)
+    except OSError as e:
+        raise CommandError(f"cannot write {args.output!r}: {e.strerror or e}") from e
+    print(f"wrote {path} ({len(page.steps)} steps of the backward walk, {args.view} view)")
+    return 0

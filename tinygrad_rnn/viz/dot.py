@@ -42,6 +42,7 @@ from tinygrad_rnn.viz.collect import (
 )
 from tinygrad_rnn.viz.elide import MIN_STEPS, elide
 from tinygrad_rnn.viz.gates import gates
+from tinygrad_rnn.viz.graph import Graph
 from tinygrad_rnn.viz.labels import SHOWS, Labels, edge_label, node_label
 from tinygrad_rnn.viz.layout import (
     DIRECTIONS,
@@ -66,28 +67,6 @@ ELIDE_ADVICE = (f"max_steps={SLIDE_STEPS} (the elided view: t = 1, 2, …, T wit
 
 class GraphTooLargeError(ValueError):
     """The picture would have more nodes than ``max_nodes``: dot would take very long."""
-
-
-class Graph(graphviz.Digraph):
-    """A ``graphviz.Digraph`` that shows itself inline in Jupyter even without a system
-    Graphviz (it falls back to the WebAssembly one), and can ``save`` to any format."""
-
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None,
-                          **_: Any) -> dict[str, str]:
-        from tinygrad_rnn.viz.render import to_svg
-
-        return {"image/svg+xml": to_svg(self.source).decode("utf-8")}
-
-    def _repr_svg_(self) -> str:
-        from tinygrad_rnn.viz.render import to_svg
-
-        return to_svg(self.source).decode("utf-8")
-
-    def save(self, path: Any, format: str | None = None) -> Any:
-        """Write the picture; the format follows the extension (.dot .svg .png .pdf)."""
-        from tinygrad_rnn.viz.render import render
-
-        return render(self, path, format=format)
 
 
 def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str = "lr",
@@ -128,7 +107,7 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
             in the others; None: every step.
 
     Returns:
-        a ``Graph`` (a ``graphviz.Digraph``): ``.source`` is the DOT text, ``.save(path)``
+        a ``Graph`` (a ``graphviz.Digraph``): ``.source`` is the DOT text, ``.write(path)``
         writes .dot/.svg/.png/.pdf, and Jupyter displays it inline.
     """
     roots = roots_of(root)

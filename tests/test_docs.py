@@ -4,9 +4,13 @@ Rules (also stated in docs/contributing-docs.md):
   * the ```python blocks of one page run in order, in one shared namespace, inside a
     temporary working directory, after ``tg.manual_seed(0)``;
   * a block preceded by ``<!-- skip -->`` is illustrative only and is not run (use sparingly);
-  * a block preceded by ``<!-- expect -->`` must print exactly the text of the next ```text
-    block (trailing spaces and trailing blank lines ignored), so numbers quoted in the
-    docs are the numbers the code gives;
+  * a block preceded by ``<!-- expect -->`` must print the text of the next ```text block
+    (trailing spaces and blank lines ignored, runs of spaces count as one), so numbers
+    quoted in the docs are the numbers the code gives. Integers must match exactly; a
+    decimal number may differ by 1e-3 relative plus one unit in its last printed digit
+    (another CPU's BLAS sums in another order). A block whose digits are not the point,
+    such as a loss after thousands of steps, widens that: ``<!-- expect rel=0.05 -->``
+    (also ``abs=A``); see tests/printed.py;
   * a block preceded by ``<!-- quote: tinygrad_rnn/engine.py -->`` is a quotation of that
     file: it is not run, but every line of it must occur in the file, in the same order
     (indentation aside; a line ``...`` marks an elision), so quoted code cannot drift.
@@ -27,6 +31,7 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
+import printed
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +39,7 @@ DOCS = ROOT / "docs"
 
 SKIP = "<!-- skip -->"
 EXPECT = "<!-- expect -->"
+EXPECT_WITH = re.compile(r"^<!-- expect((?:\s+\w+=\S+)*) -->$")  # with a tolerance
 QUOTE = re.compile(r"^<!-- quote: (\S+) -->$")
 FENCE = re.compile(r"^(\s*)```\s*([\w+-]*)(?:\s+[^`]*)?$")  # ```python title="x.py" too
 
@@ -45,6 +51,7 @@ class Block:
     line: int  # 1-based line of the opening fence
     marker: str | None  # SKIP, EXPECT, the QUOTE comment, or None
     expected: str | None = None  # for EXPECT blocks: the text of the next ```text block
+    tolerance: tuple[float, float] = (printed.DEFAULT_REL, printed.DEFAULT_ABS)  # rel, abs
 
     @property
     def quoted_file(self) -> str | None:
@@ -65,7 +72,7 @@ def parse(text: str, where: str = "<page>") -> list[Block]:
     while i < len(lines):
         m = FENCE.match(lines[i])
         stripped = lines[i].strip()
-        if stripped in (SKIP, EXPECT) or QUOTE.match(stripped):
+        if stripped in (SKIP, EXPECT) or QUOTE.match(stripped) or EXPECT_WITH.match(stripped):
             marker = stripped
             i += 1
             continue
@@ -83,7 +90,15 @@ def parse(text: str, where: str = "<page>") -> list[Block]:
             i += 1
         if i == len(lines):
             raise ValueError(f"{where}:{start + 1}: code block is never closed")
-        blocks.append(Block(lang, "\n".join(body) + "\n", start + 1, marker))
+        block = Block(lang, "\n".join(body) + "\n", start + 1, marker)
+        expect = EXPECT_WITH.match(marker or "")
+        if expect:
+            block.marker = EXPECT
+            try:
+                block.tolerance = printed.parse_tolerance(expect.group(1))
+            except ValueError as e:
+                raise ValueError(f"{where}:{start}: {e}") from None
+        blocks.append(block)
         marker = None
         i += 1
     for k, block in enumerate(blocks):
@@ -96,10 +111,6 @@ def parse(text: str, where: str = "<page>") -> list[Block]:
                                  f"by a ```text block with its output")
             block.expected = following.code
     return blocks
-
-
-def _normalise(output: str) -> str:
-    return "\n".join(line.rstrip() for line in output.rstrip().splitlines())
 
 
 def run_page(text: str, where: str) -> int:
@@ -123,10 +134,13 @@ def run_page(text: str, where: str) -> int:
                 f"--- block ---\n{block.code}--- printed before the error ---\n{out.getvalue()}"
             ) from e
         if block.expected is not None:
-            got, want = _normalise(out.getvalue()), _normalise(block.expected)
-            assert got == want, (
-                f"{where}:{block.line}: the block printed\n{got}\n--- but the page shows ---\n"
-                f"{want}\n(update the ```text block with the real output)"
+            got = out.getvalue()
+            why = printed.mismatch(got, block.expected, *block.tolerance)
+            assert why is None, (
+                f"{where}:{block.line}: {why}\n--- the block printed ---\n{got.rstrip()}\n"
+                f"--- but the page shows ---\n{block.expected.rstrip()}\n(update the ```text "
+                f"block with the real output, or widen the tolerance if the digits are not "
+                f"the point)"
             )
         ran += 1
     return ran
@@ -299,3 +313,21 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stderr}"
     assert (tmp_path / "site" / "index.html").is_file()
+
+
+def test_runner_compares_numbers_with_a_tolerance_and_catches_a_wrong_one() -> None:
+    page = "<!-- expect -->\n```python\nprint(f'loss {0.19201:.4f}')\n```\n\n```text\n{}\n```\n"
+    assert run_page(page.replace("{}", "loss 0.1918"), "page.md") == 1  # last digits: fine
+    with pytest.raises(AssertionError, match="printed 0.1920, the quoted output has 0.2918"):
+        run_page(page.replace("{}", "loss 0.2918"), "page.md")
+
+
+def test_runner_reads_a_per_block_tolerance() -> None:
+    page = ("<!-- expect rel=0.1 -->\n```python\nprint(f'loss {0.0105:.4f}')\n```\n\n"
+            "```text\nloss {}\n```\n")
+    assert parse(page.replace("{}", "0.0099"))[0].tolerance == (0.1, 0.0)
+    assert run_page(page.replace("{}", "0.0099"), "page.md") == 1
+    with pytest.raises(AssertionError, match="printed 0.0105"):
+        run_page(page.replace("{}", "0.0090"), "page.md")
+    with pytest.raises(ValueError, match="unknown tolerance option"):
+        parse("<!-- expect digits=3 -->\n```python\nprint(1)\n```\n\n```text\n1\n```\n")

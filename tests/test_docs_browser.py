@@ -6,8 +6,8 @@ MathJax shipped with the site: no raw TeX left in the visible text (body, naviga
 of contents), no MathJax error, and no formula wider than the text column.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them) and selenium;
-skipped where either is missing (a failure under CI=true). Set TINYGRAD_RNN_SCREENSHOTS=DIR to keep a screenshot of
-each page.
+skipped where either is missing (a failure under CI=true). Set TINYGRAD_RNN_SCREENSHOTS=DIR
+to keep a screenshot of each page.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """The built site, read as a student reads it: in headless Chromium, with no network.
 
-Every curriculum page is opened from the built site (file://) in a browser that can reach
-nothing (its proxy is a closed local port), at 1280 px. The maths must be typeset by the
-MathJax shipped with the site: no raw TeX left in the visible text (body, navigation, table
-of contents), no MathJax error, and no formula wider than the text column.
+Every curriculum page and notebook page is opened from the built site (file://) in a
+browser that can reach nothing (its proxy is a closed local port), at 1280 px. The maths
+must be typeset by the MathJax shipped with the site: no raw TeX left in the visible text
+(body, navigation, table of contents), no MathJax error, and no formula wider than the
+text column.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them) and selenium;
 skipped where either is missing (a failure under CI=true). Set TINYGRAD_RNN_SCREENSHOTS=DIR
@@ -25,6 +26,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted(Path("curriculum") / ("" if p.stem == "index" else p.stem)
                for p in (ROOT / "docs" / "curriculum").glob("*.md"))
+PAGES += sorted(Path("notebooks") / p.stem for p in (ROOT / "docs" / "notebooks").glob("*.ipynb"))
 WIDTH = 1280
 
 # TeX that MathJax should have replaced: a command, a math delimiter, $...$ left as text.
@@ -84,7 +86,9 @@ MathJax.startup.promise.then(() => {
   const width = column.clientWidth - parseFloat(style.paddingLeft)
                 - parseFloat(style.paddingRight);
   const wide = [];
-  for (const box of document.querySelectorAll("article .arithmatex")) {
+  const formulas = "article .arithmatex, article mjx-container[display='true']";
+  for (const box of document.querySelectorAll(formulas)) {
+    if (box.matches("mjx-container") && box.closest(".arithmatex")) continue;  // counted
     const w = Math.max(box.scrollWidth, box.getBoundingClientRect().width);
     if (w > width + 1) wide.push({width: w, tex: box.textContent.slice(0, 80)});
   }

@@ -1,10 +1,10 @@
 """The built site, read as a student reads it: in headless Chromium, with no network.
 
-Every curriculum page and notebook page is opened from the built site (file://) in a
-browser that can reach nothing (its proxy is a closed local port), at 1280 px. The maths
-must be typeset by the MathJax shipped with the site: no raw TeX left in the visible text
-(body, navigation, table of contents), no MathJax error, and no formula wider than the
-text column.
+Every page of the built site (the curriculum's above all, and the notebook's) is opened
+from file:// in a browser that can reach nothing (its proxy is a closed local port), at
+1280 px. The maths must be typeset by the MathJax shipped with the site: no raw TeX left in
+the visible text (body, navigation, table of contents), no MathJax error, and no formula
+wider than the text column.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them) and selenium;
 skipped where either is missing (a failure under CI=true). Set TINYGRAD_RNN_SCREENSHOTS=DIR
@@ -24,9 +24,17 @@ import built_site
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = sorted(Path("curriculum") / ("" if p.stem == "index" else p.stem)
-               for p in (ROOT / "docs" / "curriculum").glob("*.md"))
-PAGES += sorted(Path("notebooks") / p.stem for p in (ROOT / "docs" / "notebooks").glob("*.ipynb"))
+
+
+def _built_path(source: Path) -> Path:
+    """docs/curriculum/3-bptt.md -> curriculum/3-bptt (its index.html); index.md -> ."""
+    relative = source.relative_to(ROOT / "docs")
+    return relative.parent if relative.stem == "index" else relative.with_suffix("")
+
+
+# every page: the curriculum is where the maths is, but any page may gain a formula
+PAGES = sorted(_built_path(p) for p in (ROOT / "docs").rglob("*")
+               if p.suffix in (".md", ".ipynb") and "img" not in p.parts)
 WIDTH = 1280
 
 # TeX that MathJax should have replaced: a command, a math delimiter, $...$ left as text.
@@ -106,7 +114,7 @@ MathJax.startup.promise.then(() => {
 """
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name or "index")
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p) if str(p) != "." else "index")
 def test_curriculum_page_shows_typeset_maths_that_fits(browser, page: Path) -> None:
     html = built_site.site() / page / "index.html"
     assert html.is_file(), f"the built site has no {page}/index.html"
@@ -115,7 +123,7 @@ def test_curriculum_page_shows_typeset_maths_that_fits(browser, page: Path) -> N
     assert "error" not in got, f"{page}: {got.get('error')}"
     if shots := os.environ.get("TINYGRAD_RNN_SCREENSHOTS"):
         Path(shots).mkdir(parents=True, exist_ok=True)
-        browser.save_screenshot(str(Path(shots) / f"{page.name or 'index'}.png"))  # type: ignore[attr-defined]
+        browser.save_screenshot(str(Path(shots) / f"{str(page).replace('/', '_')}.png"))  # type: ignore[attr-defined]
     raw = sorted({m.group(0) for m in RAW_TEX.finditer(got["text"])})
     assert not raw, f"{page}: raw TeX in the visible text: {raw[:10]}"
     assert got["typeset"] == got["maths"], (

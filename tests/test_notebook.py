@@ -27,7 +27,7 @@ def _text(outputs: list[dict]) -> str:
 
 
 def test_there_is_a_notebook() -> None:
-    assert [p.name for p in NOTEBOOKS] == ["bptt.ipynb"]
+    assert "bptt.ipynb" in [p.name for p in NOTEBOOKS]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

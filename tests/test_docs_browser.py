@@ -43,7 +43,7 @@ RAW_TEX = re.compile(r"\\[A-Za-z]{2,}|\$\$|\\[()\[\]]|\$[^$\s][^$\n]*\$")
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", f"--window-size={WIDTH},900",
-         # no network: every request that is not to this machine goes to a closed port
+         # no network: the pages come from file://, any request goes to a closed local port
          "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>")
 
 

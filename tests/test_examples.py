@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,13 +23,22 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-TIMEOUT = 120  # seconds per example; --quick aims at 10-20 s
+TIMEOUT = 600  # seconds per example: above the README's bound, so that check can report
 
 _pool = ThreadPoolExecutor(max_workers=2)
 _runs: dict[tuple[str, tuple[str, ...]], Future] = {}
+_seconds: dict[tuple[str, tuple[str, ...]], float] = {}  # wall-clock time of each run
 
 
 def _run(name: str, extra: tuple[str, ...], out: Path) -> subprocess.CompletedProcess:
+    start = time.perf_counter()
+    try:
+        return _subprocess(name, extra, out)
+    finally:
+        _seconds[(name, extra)] = time.perf_counter() - start
+
+
+def _subprocess(name: str, extra: tuple[str, ...], out: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     env["OMP_NUM_THREADS"] = env["OPENBLAS_NUM_THREADS"] = env["MKL_NUM_THREADS"] = "1"
@@ -203,3 +214,162 @@ def test_06_clipping_keeps_an_exploding_rnn_finite_and_truncation_changes_the_gr
     assert r["graph_drawn"]
     dot = out_dir(root, "06_clipping_truncation") / "truncated_graph.dot"
     assert "detach" in dot.read_text(encoding="utf-8")
+
+
+# ---- the figures quoted in examples/README.md come from a fresh run ---------------------------
+README = EXAMPLES / "README.md"
+NUMBER = r"(−?[\d.]+(?:e[-+]?\d+)?)"
+
+
+def readme_part(name: str) -> str:
+    """The README's table row for ``name``; for 05, its "What 05 measured" section too."""
+    text = README.read_text(encoding="utf-8")
+    rows = [line for line in text.splitlines() if line.startswith(f"| `python examples/{name}.py")]
+    assert len(rows) == 1, f"examples/README.md has {len(rows)} table rows for {name}"
+    if name == "05_vanishing_gradients":
+        return rows[0] + "\n" + text.split("## What 05 measured", 1)[1].split("**Full mode**")[0]
+    return rows[0]
+
+
+def quoted(name: str, pattern: str) -> float:
+    """The one number ``pattern`` (with NUMBER in it) finds in the README's part for ``name``."""
+    found = re.findall(pattern.replace("NUM", NUMBER), readme_part(name))
+    assert len(found) == 1, (f"examples/README.md, {name}: {pattern!r} matched {len(found)} "
+                             f"times (the wording changed? update QUOTED in this test)")
+    return float(found[0].replace("−", "-"))
+
+
+# example, pattern in its README part (NUM = the number), path in RESULT, scale (100 for a
+# percentage), relative and absolute tolerance. Data-only figures are tight; a training
+# outcome may move on another CPU's BLAS kernel, so its tolerance is wider.
+QUOTED: list[tuple[str, str, tuple[str, ...], float, float, float]] = [
+    ("01_feedforward", r"max \\\|engine − hand formula\\\| = NUM", ("grad_max_abs_diff",), 1, 0,
+     1e-10),
+    ("01_feedforward", r"regression validation MSE NUM", ("regression_val_mse",), 1, 0.5, 0),
+    ("01_feedforward", r"vs NUM for predicting the mean", ("regression_mean_baseline_mse",), 1,
+     0.01, 0),
+    ("01_feedforward", r"stopped at epoch NUM", ("regression_stopped_epoch",), 1, 0, 30),
+    ("01_feedforward", r"best NUM\)", ("regression_best_epoch",), 1, 0, 30),
+    ("01_feedforward", r"classification validation accuracy NUM", ("classification_val_accuracy",),
+     1, 0, 0.05),
+    ("02_bptt_by_hand", r"differences ≤ NUM", ("max_term_diff",), 1, 0, 1e-13),
+    ("02_bptt_by_hand", r"batch 4: NUM", ("general_max_diff",), 1, 0, 1e-12),
+    ("03_word_detector", r"loss NUM →", ("loss_first",), 1, 0.05, 0),
+    ("03_word_detector", r"→ NUM; test F1", ("loss_last",), 1, 1.0, 0.01),
+    ("03_word_detector", r"test F1 NUM", ("f1",), 1, 0, 0.05),
+    ("03_word_detector", r"precision NUM", ("precision",), 1, 0, 0.05),
+    ("03_word_detector", r"recall NUM", ("recall",), 1, 0, 0.05),
+    ("03_word_detector", r"per-step accuracy NUM", ("accuracy",), 1, 0, 0.01),
+    ("03_word_detector", r"vs NUM for always", ("all_zero_accuracy",), 1, 0, 0.002),
+    ("04_char_lm", r"validation loss NUM →", ("val_loss_before",), 1, 0.02, 0.005),
+    ("04_char_lm", r"→ NUM nats/char", ("val_loss_after",), 1, 0.1, 0.005),
+    ("04_char_lm", r"\(uniform NUM\)", ("uniform_loss",), 1, 0, 0.005),
+    ("04_char_lm", r"log P\(real name\) NUM", ("log_prob_real",), 1, 0, 5),
+    ("04_char_lm", r"vs NUM scrambled", ("log_prob_scrambled",), 1, 0, 15),
+    ("05_vanishing_gradients", r"NUM \(RNN\), ", ("decay_per_step", "rnn"), 1, 0, 0.03),
+    ("05_vanishing_gradients", r"NUM \(GRU\), ", ("decay_per_step", "gru"), 1, 0, 0.03),
+    ("05_vanishing_gradients", r"NUM \(LSTM\) —", ("decay_per_step", "lstm"), 1, 0, 0.03),
+    ("05_vanishing_gradients", r"raises the factor to NUM", ("decay_per_step", "lstm_fb1"), 1, 0,
+     0.03),
+    ("05_vanishing_gradients", r"\(NUM over 40 steps", ("grad_ratio_first_last_init", "lstm_fb1"),
+     1, 0.5, 0),
+    ("05_vanishing_gradients", r"of NUM and [\d.]+\)", ("grad_ratio_first_last_trained", "rnn"), 1,
+     0.5, 0),
+    ("05_vanishing_gradients", r"of [\d.]+ and NUM\)", ("grad_ratio_first_last_trained", "gru"), 1,
+     0.5, 0),
+    ("06_clipping_truncation", r"gradient norm NUM", ("max_grad_norm",), 1, 0.1, 0),
+    ("06_clipping_truncation", r"Pow at t = NUM", ("anomaly", "t"), 1, 0, 0),
+    ("06_clipping_truncation", r"NaN weights from step NUM", ("none_first_nonfinite",), 1, 0, 0),
+    ("06_clipping_truncation", r"by value: loss NUM", ("value_loss_first",), 1, 0.05, 0),
+    ("06_clipping_truncation", r"by value: loss [\d.e]+ → NUM", ("value_loss_last",), 1, 0.5, 0),
+    ("06_clipping_truncation", r"by norm: → NUM", ("norm_loss_last",), 1, 0.5, 0),
+    ("06_clipping_truncation", r"k = 1 changes the gradient by NUM %",
+     ("truncation_rel_diff", "0.5", "1"), 100, 0.1, 0),
+    ("06_clipping_truncation", r"\(ρ ≈ 0.5\) / NUM %", ("truncation_rel_diff", "1.5", "1"), 100,
+     0.1, 0),
+    ("06_clipping_truncation", r"k = 8 by NUM %", ("truncation_rel_diff", "0.5", "8"), 100, 0.1, 0),
+    ("06_clipping_truncation", r"k = 8 by [\d.]+ % / NUM %", ("truncation_rel_diff", "1.5", "8"),
+     100, 0.1, 0),
+    ("07_bidirectional_deep", r"ambiguous words: NUM /", ("uni_ambiguous_accuracy",), 1, 0, 0.1),
+    ("07_bidirectional_deep", r"ambiguous words: [\d.]+ / NUM", ("uni2_ambiguous_accuracy",), 1, 0,
+     0.1),
+    ("07_bidirectional_deep", r"help\) vs NUM /", ("bi_ambiguous_accuracy",), 1, 0, 0.05),
+    ("07_bidirectional_deep", r"help\) vs [\d.]+ / NUM", ("deep_ambiguous_accuracy",), 1, 0, 0.05),
+    ("07_bidirectional_deep", r"overall NUM vs", ("uni_accuracy",), 1, 0, 0.05),
+    ("07_bidirectional_deep", r"overall [\d.]+ vs NUM", ("bi_accuracy",), 1, 0, 0.05),
+    ("08_time_series", r"many-to-one NUM", ("many_to_one_mse",), 1, 0.3, 0),
+    ("08_time_series", r"many-to-many NUM", ("many_to_many_mse",), 1, 0.3, 0),
+    ("08_time_series", r"\(NUM at the last step\)", ("many_to_many_last_step_mse",), 1, 0.3, 0),
+    ("08_time_series", r"vs NUM for the last-value", ("many_to_one_baseline_mse",), 1, 0.05, 0),
+    ("08_time_series", r"noise floor NUM", ("noise_floor",), 1, 0.01, 0),
+    ("08_time_series", r"free-running: NUM", ("free_running_mse",), 1, 0.3, 0),
+]
+
+
+def _lookup(result: dict[str, Any], path: tuple[str, ...]) -> float:
+    value: Any = result
+    for key in path:
+        value = value[key]
+    return float(value)
+
+
+def mismatches(name: str, result: dict[str, Any]) -> list[str]:
+    """The README's figures for ``name`` that its fresh RESULT does not match."""
+    wrong = []
+    for example_name, pattern, path, scale, rel, abs_tol in QUOTED:
+        if example_name != name:
+            continue
+        want, got = quoted(name, pattern), scale * _lookup(result, path)
+        if abs(got - want) > rel * abs(want) + abs_tol:
+            wrong.append(f"{'/'.join(path)}: README says {want:g}, the run gave {got:.4g} "
+                         f"(tolerance rel {rel:g}, abs {abs_tol:g}; pattern {pattern!r})")
+    return wrong
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_readme_figures_match_a_fresh_run(root: Path, name: str) -> None:
+    result = example(name, root)
+    wrong = mismatches(name, result)
+    assert not wrong, f"examples/README.md is out of date for {name}:\n" + "\n".join(wrong)
+
+
+def test_readme_quick_table_of_05_matches_a_fresh_run(root: Path) -> None:
+    result = example("05_vanishing_gradients", root)
+    gaps = result["gaps"]
+    table = readme_part("05_vanishing_gradients").split("**Quick mode**", 1)[1]
+    rows = {"RNN (tanh)": "rnn", "GRU": "gru", "LSTM": "lstm", "LSTM, forget bias 1": "lstm_fb1"}
+    header = re.search(r"\| cell \| N = (\d+) \| ((?:\d+ \| )+)largest N learned \|", table)
+    assert header is not None, "the quick-mode table of 05 has changed its header"
+    assert [int(header.group(1))] + [int(n) for n in header.group(2).split("|")[:-1]] == gaps
+    for label, key in rows.items():
+        row = re.search(rf"^\| {re.escape(label)} \| (.*) \| (\d+) \|$", table, re.MULTILINE)
+        assert row is not None, f"no row {label!r} in the quick-mode table of 05"
+        cells = [c.strip() for c in row.group(1).split("|")]
+        run = result["accuracy"]["adam"][key]
+        for n, cell in zip(gaps, cells, strict=True):
+            if cell == "–":
+                assert str(n) not in run, f"{label}, N = {n}: the run did train it"
+                continue
+            assert abs(run[str(n)] - float(cell)) <= 0.35, (
+                f"{label}, N = {n}: README {cell}, fresh run {run[str(n)]:.2f}")
+        learned, quoted_n = result["largest_n_learned"]["adam"][key], int(row.group(2))
+        assert abs(gaps.index(learned) - gaps.index(quoted_n)) <= 1, (
+            f"{label}: largest N learned {learned}, README {quoted_n}")
+
+
+def test_readme_timing_is_an_upper_bound(root: Path) -> None:
+    bound = re.search(r"at most (\d+) minutes each", README.read_text(encoding="utf-8"))
+    assert bound is not None, "examples/README.md no longer states how long --quick takes"
+    for name in ALL:
+        example(name, root)
+        seconds = _seconds[(name, ())]
+        assert seconds <= 60 * int(bound.group(1)), f"{name} --quick took {seconds:.0f} s"
+
+
+def test_the_readme_check_catches_a_wrong_figure() -> None:
+    good = {"regression_val_mse": 0.0035, "regression_mean_baseline_mse": 0.72,
+            "regression_stopped_epoch": 131, "regression_best_epoch": 116,
+            "classification_val_accuracy": 1.0, "grad_max_abs_diff": 0.0}
+    assert mismatches("01_feedforward", good) == []
+    wrong = mismatches("01_feedforward", {**good, "regression_mean_baseline_mse": 0.9})
+    assert len(wrong) == 1 and "README says 0.72" in wrong[0]

@@ -40,16 +40,51 @@ def assert_same_params(a: nn.Module, b: nn.Module) -> None:
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_model_round_trip_keeps_values_and_dtype(tmp_path, dtype):
-    src, dst = mlp(0, dtype), mlp(10, np.float32)
+    src, dst = mlp(0, dtype), mlp(10, dtype)
     path = checkpoint.save(tmp_path / "m.npz", src)
     assert path == tmp_path / "m.npz" and path.exists()
     with np.load(path) as z:  # the layout documented in the module
         assert sorted(z.files) == ["model/0.bias", "model/0.weight", "model/2.bias",
                                    "model/2.weight"]
+        assert all(z[k].dtype == dtype for k in z.files)  # stored in the model's dtype
     extra = checkpoint.load(path, dst)
     assert extra == {}
     assert_same_params(src, dst)
-    assert all(p.dtype == dtype for p in dst.parameters())
+
+
+def test_load_copies_into_the_parameters_dtype_as_torch_does(tmp_path):
+    src = mlp(0, np.float64)
+    path = checkpoint.save(tmp_path / "m.npz", src)
+    dst = mlp(1, np.float32)
+    checkpoint.load(path, dst)
+    for (name, p), (_, q) in zip(src.named_parameters(), dst.named_parameters(), strict=True):
+        assert q.dtype == np.float32, name  # a float32 model stays float32
+        np.testing.assert_array_equal(q.data, p.data.astype(np.float32))
+    # a file where one weight alone is float64: the model is never a mix
+    state = {f"model/{k}": v for k, v in mlp(2, np.float32).state_dict().items()}
+    state["model/2.weight"] = state["model/2.weight"].astype(np.float64) + 1e-12
+    np.savez(tmp_path / "mixed.npz", **state)
+    checkpoint.load(tmp_path / "mixed.npz", dst)
+    assert {p.dtype for p in dst.parameters()} == {np.dtype(np.float32)}
+    np.testing.assert_array_equal(dst[2].weight.data,
+                                  state["model/2.weight"].astype(np.float32))
+    # and a float32 file into a float64 model gives float64 parameters
+    wide = mlp(3, np.float64)
+    checkpoint.load(tmp_path / "mixed.npz", wide)
+    assert {p.dtype for p in wide.parameters()} == {np.dtype(np.float64)}
+
+
+def test_load_refuses_values_that_do_not_fit_the_parameters_dtype(tmp_path):
+    state = {f"model/{k}": v.astype(np.float64) for k, v in mlp(0).state_dict().items()}
+    state["model/0.bias"][1] = 1e300  # finite in float64, inf in float32
+    np.savez(tmp_path / "big.npz", **state)
+    model = mlp(1, np.float32)
+    before = model.state_dict()
+    with pytest.raises(ValueError, match=r"big\.npz.*'0\.bias' holds float64 values too "
+                                         r"large for the parameter's dtype float32"):
+        checkpoint.load(tmp_path / "big.npz", model)
+    for k, v in model.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])  # nothing was loaded
 
 
 @pytest.mark.parametrize("make", [
@@ -64,7 +99,7 @@ def test_resuming_from_a_checkpoint_continues_identically(tmp_path, make, dtype)
     checkpoint.save(tmp_path / "c.npz", model, opt, epoch=3, losses=[0.5, 0.25],
                     rng_seed=np.int64(7), scale=tg.Tensor(np.array([2.0])))
 
-    resumed = mlp(5, np.float32)
+    resumed = mlp(5, dtype)
     resumed_opt = make(resumed.parameters())
     extra = checkpoint.load(tmp_path / "c.npz", resumed, resumed_opt)
     assert int(extra["epoch"]) == 3 and extra["losses"].tolist() == [0.5, 0.25]
@@ -223,7 +258,7 @@ def test_recurrent_layer_round_trip_gives_the_same_outputs(tmp_path):
     checkpoint.save(tmp_path / "lstm.npz", lstm, opt)
     with np.load(tmp_path / "lstm.npz") as z:
         assert "model/weight_hh_l1_reverse" in z.files and "optim/15.exp_avg" in z.files
-    other = nn.LSTM(3, 4, num_layers=2, bidirectional=True, rng=1)
+    other = nn.LSTM(3, 4, num_layers=2, bidirectional=True, rng=1, dtype=np.float64)
     checkpoint.load(tmp_path / "lstm.npz", other, optim.Adam(other.parameters()))
     assert_same_params(lstm, other)
     np.testing.assert_array_equal(other(x)[0].data, lstm(x)[0].data)

@@ -38,6 +38,7 @@ import secrets
 import shutil
 import signal
 import stat
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -226,8 +227,9 @@ def _fsync_directory(directory: Path) -> None:
 
 # -- a set of files in one folder -----------------------------------------------------------
 
-_SET = ".tinygrad_rnn-outputs"  # staging folders inside the output folder: <_SET>.tmp-...
+_SET = "tinygrad_rnn-outputs"  # staging folders inside the output folder: .<_SET>.tmp-...
 _READY = ".ready"  # marks a complete staging folder whose files are being moved into place
+_MANIFEST = ".names"  # in a complete staging folder: the names of the new set, one a line
 
 
 @contextmanager
@@ -258,11 +260,14 @@ def atomic_folder(folder: PathLike, names: Iterable[str]) -> Iterator[Path]:
     os.mkdir(staging)
     try:
         yield staging
-        stray = [p.name for p in staging.iterdir() if p.name not in names]
+        written = sorted(p.name for p in staging.iterdir())
+        stray = [name for name in written if name not in names]
         if stray:
             raise ValueError(f"atomic_folder: {stray} are not among the outputs {sorted(names)}")
         with _sigint_held():
             if out.exists():
+                # which files make the new set, so that a killed move can be finished
+                atomic_write(staging / _MANIFEST, "".join(f"{name}\n" for name in written))
                 ready = staging.with_name(staging.name + _READY)
                 os.rename(staging, ready)
                 staging = ready
@@ -276,21 +281,28 @@ def atomic_folder(folder: PathLike, names: Iterable[str]) -> Iterator[Path]:
 
 
 def _move_into_place(ready: Path, out: Path, names: set[str]) -> None:
-    """Move the files of a complete staging folder over ``out``'s, then remove it."""
-    for name in sorted(names):
-        new = ready / name
-        if new.exists():
-            os.replace(new, out / name)
-        elif (out / name).is_file() or (out / name).is_symlink():
-            os.unlink(out / name)  # an old output with no new counterpart would mix sets
-    _fsync_directory(out)
+    """Move the files of a complete staging folder over ``out``'s, remove the outputs that
+    are not part of the new set, then remove the staging folder. Safe to run again on what
+    a killed run left: a file of the set already moved is simply no longer in ``ready``."""
+    try:
+        new_set = set((ready / _MANIFEST).read_text(encoding="utf-8").split())
+    except OSError:  # no manifest: not complete after all
+        new_set = None
+    if new_set is not None:
+        for name in sorted(names):
+            if name in new_set:
+                if (ready / name).exists():
+                    os.replace(ready / name, out / name)
+            elif (out / name).is_file() or (out / name).is_symlink():
+                os.unlink(out / name)  # an old output with no new counterpart would mix sets
+        _fsync_directory(out)
     shutil.rmtree(ready, ignore_errors=True)
 
 
 def _recover(out: Path, names: set[str]) -> None:
     """Finish what a killed ``atomic_folder`` left in ``out``: complete sets are moved into
     place, incomplete ones removed."""
-    pattern = re.compile(re.escape(_SET + _TMP) + r"(\d+)-[0-9a-f]+(" + re.escape(_READY)
+    pattern = re.compile(re.escape(f".{_SET}{_TMP}") + r"(\d+)-[0-9a-f]+(" + re.escape(_READY)
                          + ")?")
     for entry in sorted(os.scandir(out), key=lambda e: e.name):
         m = pattern.fullmatch(entry.name)
@@ -305,13 +317,22 @@ def _recover(out: Path, names: set[str]) -> None:
 
 @contextmanager
 def _sigint_held() -> Iterator[None]:
-    """Hold off SIGINT (Ctrl-C) in this thread; a Ctrl-C that came meanwhile is raised as
-    KeyboardInterrupt right after the block."""
-    if not hasattr(signal, "pthread_sigmask"):
+    """Hold off Ctrl-C: a SIGINT that comes during the block is raised (as the previous
+    handler would, normally KeyboardInterrupt) right after it. Python delivers SIGINT to
+    the main thread only, so elsewhere there is nothing to hold off. (Blocking the signal
+    with pthread_sigmask would not do: the kernel hands it to another thread, e.g. tqdm's.)
+    """
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        if callable(previous):
+            previous(signal.SIGINT, None)
+        elif previous != signal.SIG_IGN:
+            raise KeyboardInterrupt

@@ -172,7 +172,7 @@ def remove_stale(directory: Path, name: str) -> list[Path]:
     """Remove the temporary files and folders for ``name`` in ``directory`` whose process
     has ended (left by a killed process); returns what was removed."""
     pattern = re.compile(re.escape(f".{name[:200]}{_TMP}") + r"(\d+)-[0-9a-f]+")
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(directory))
     except OSError:

@@ -188,7 +188,8 @@ def _write_graph(loss: tg.Tensor, model: nn.Module, out: Path) -> tuple[str | No
     except viz.RenderError as e:
         return None, f"unrolled_lstm.svg: {e} (the DOT source is in unrolled_lstm.dot)"
     atomic_write(out / "unrolled_lstm.svg", svg)
-    return "unrolled_lstm.svg", "the unrolled graph, one cluster per time step, coloured by |gradient|"
+    return "unrolled_lstm.svg", ("the unrolled graph, one cluster per time step, coloured by "
+                                 "|gradient|")
 
 
 def _write_flow(out: Path, seed: int) -> tuple[str | None, str]:
@@ -210,4 +211,5 @@ def _write_flow(out: Path, seed: int) -> tuple[str | None, str]:
 
     plt.close(fig)
     atomic_write(out / "gradient_flow.png", buffer.getvalue())
-    return "gradient_flow.png", "|dL/dh_t| against t (log scale): RNN, GRU, LSTM (and forget bias 1), same inputs"
+    return "gradient_flow.png", ("|dL/dh_t| against t (log scale): RNN, GRU, LSTM (and forget "
+                                 "bias 1), same inputs")

@@ -105,8 +105,8 @@ def _read_only(path: Path) -> bool:
 
 
 def atomic_write(path: PathLike, data: bytes | str) -> Path:
-    """Write ``data`` (bytes, or str as UTF-8) to ``path`` atomically; returns the file
-    written (``path`` with symlinks resolved)."""
+    """Write ``data`` (bytes, or str as UTF-8) to ``path`` atomically; returns ``path``
+    (a symbolic link is written through: its target is replaced)."""
     payload = data.encode("utf-8") if isinstance(data, str) else data
     with atomic_open(path) as f:
         f.write(payload)
@@ -144,7 +144,7 @@ def _temporary_name(directory: Path, name: str) -> Path:
 
 def _open_temporary(target: Path) -> tuple[int, Path | None]:
     """An fd for the new contents, and its name (None: it has none yet, O_TMPFILE)."""
-    if hasattr(os, "O_TMPFILE"):
+    if hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd"):  # both needed to link it
         try:  # 0o666: the umask decides the final mode, as for any new file
             return os.open(target.parent, os.O_TMPFILE | os.O_WRONLY, 0o666), None
         except OSError:  # a file system without O_TMPFILE: use a named file
@@ -258,6 +258,7 @@ def atomic_folder(folder: PathLike, names: Iterable[str]) -> Iterator[Path]:
         remove_stale(out.parent, out.name)
         staging = _temporary_name(out.parent, out.name)
     os.mkdir(staging)
+    moving = False  # once the set is complete, a failure leaves it for the next run to move
     try:
         yield staging
         written = sorted(p.name for p in staging.iterdir())
@@ -270,13 +271,14 @@ def atomic_folder(folder: PathLike, names: Iterable[str]) -> Iterator[Path]:
                 atomic_write(staging / _MANIFEST, "".join(f"{name}\n" for name in written))
                 ready = staging.with_name(staging.name + _READY)
                 os.rename(staging, ready)
-                staging = ready
+                moving = True
                 _move_into_place(ready, out, names)
             else:
                 os.rename(staging, out)
             _fsync_directory(out.parent)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if not moving:
+            shutil.rmtree(staging, ignore_errors=True)
         raise
 
 
@@ -285,7 +287,7 @@ def _move_into_place(ready: Path, out: Path, names: set[str]) -> None:
     are not part of the new set, then remove the staging folder. Safe to run again on what
     a killed run left: a file of the set already moved is simply no longer in ``ready``."""
     try:
-        new_set = set((ready / _MANIFEST).read_text(encoding="utf-8").split())
+        new_set = set((ready / _MANIFEST).read_text(encoding="utf-8").splitlines())
     except OSError:  # no manifest: not complete after all
         new_set = None
     if new_set is not None:

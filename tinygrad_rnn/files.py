@@ -118,7 +118,7 @@ def atomic_open(path: PathLike) -> Iterator[BinaryIO]:
     """``with atomic_open(path) as f: f.write(...)``: a binary file that replaces ``path``
     when the block ends without an error, and vanishes if it raises."""
     target = writable_target(path)
-    remove_stale(target.parent, target.name)
+    _remove_stale(target.parent, target.name)
     fd, tmp = _open_temporary(target)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -168,7 +168,7 @@ def _link_anonymous(fd: int, target: Path) -> Path:
     return tmp
 
 
-def remove_stale(directory: Path, name: str) -> list[Path]:
+def _remove_stale(directory: Path, name: str) -> list[Path]:
     """Remove the temporary files and folders for ``name`` in ``directory`` whose process
     has ended (left by a killed process); returns what was removed."""
     pattern = re.compile(re.escape(f".{name[:200]}{_TMP}") + r"(\d+)-[0-9a-f]+")
@@ -255,7 +255,7 @@ def atomic_folder(folder: PathLike, names: Iterable[str]) -> Iterator[Path]:
         _recover(out, names)
         staging = _temporary_name(out, _SET)
     else:
-        remove_stale(out.parent, out.name)
+        _remove_stale(out.parent, out.name)
         staging = _temporary_name(out.parent, out.name)
     os.mkdir(staging)
     moving = False  # once the set is complete, a failure leaves it for the next run to move

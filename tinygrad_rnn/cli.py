@@ -5,8 +5,12 @@
     def add_arguments(parser: argparse.ArgumentParser) -> None: ...
     def run(args: argparse.Namespace) -> int: ...      # the exit code
 
-Errors a user can fix (bad arguments, a missing optional dependency) are raised as
-``CommandError`` and printed as one clear line with a non-zero exit, never a traceback.
+(a module without ``run``, such as ``commands/guards.py``, is a helper, not a command).
+
+Errors a user can fix (bad arguments, a missing optional dependency, sizes too big for the
+machine, an output path that cannot be written) are raised as ``CommandError`` and printed
+as one clear line with exit code 2, never a traceback. Running out of memory anyway (the
+size checks are estimates) prints one line and exits 1; Ctrl-C exits 130.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"tinygrad_rnn.commands.{info.name}")
+        if not hasattr(module, "run"):
+            continue
         p = sub.add_parser(info.name.replace("_", "-"), help=module.HELP,
                            description=module.HELP)
         module.add_arguments(p)
@@ -62,8 +68,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as e:
         print(f"tinygrad-rnn {args.command}: error: {e}", file=sys.stderr)
         return 2
+    except MemoryError as e:  # NumPy's _ArrayMemoryError says how much it wanted
+        detail = f" ({e})" if str(e) else ""
+        print(f"tinygrad-rnn {args.command}: error: out of memory{detail}; use smaller sizes",
+              file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(f"tinygrad-rnn {args.command}: interrupted", file=sys.stderr)
         return 130
 
 

@@ -8,6 +8,13 @@ writes into an output folder:
   step, coloured by gradient magnitude (and ``.dot``, its Graphviz source);
 * ``gradient_flow.png`` -- ‖∂L/∂h_t‖ against t for RNN, GRU and LSTM on the same inputs;
 * ``report.txt``       -- accuracy, the per-step gradient norms, and what each file shows.
+
+The folder is created if it is missing (its parent must exist). The outputs are replaced
+as a set (``tinygrad_rnn.files.atomic_folder``): they are written into a hidden folder and
+moved into place only when all are done, so Ctrl-C or an error leaves the previous set
+untouched, never old and new files side by side. Other files in the folder are never
+touched. Sizes too big for the machine are refused before any work
+(``commands/guards.py``).
 """
 
 from __future__ import annotations
@@ -24,16 +31,23 @@ import tinygrad_rnn as tg
 from tinygrad_rnn import functional as F
 from tinygrad_rnn import nn, optim, tasks
 from tinygrad_rnn.cli import seed
-from tinygrad_rnn.files import atomic_write
+from tinygrad_rnn.commands import guards
+from tinygrad_rnn.files import atomic_folder, atomic_write
 
 HELP = "train a small LSTM word detector and write its unrolled graph, gradient flow and report"
 WORD = "hello"
+SAMPLE = "xyhelloab"  # the sequence drawn unrolled, with its per-step gradient norms
 THRESHOLD = 0.9  # the lectures' detection threshold
+OUTPUTS = ("unrolled_lstm.dot", "unrolled_lstm.svg", "gradient_flow.png", "report.txt")
+BATCH, LENGTH = 32, 30  # training batches: 32 sequences of 30 letters
+TEST_BATCH, TEST_LENGTH = 200, 60
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--out", "--output", dest="out", default="tinygrad_rnn_demo",
-                        help="output folder (default ./tinygrad_rnn_demo)")
+                        help="output folder (default ./tinygrad_rnn_demo; created if missing, "
+                             "its parent must exist); its files "
+                             f"{', '.join(OUTPUTS)} are replaced together, others kept")
     parser.add_argument("--steps", type=int, default=200,
                         help="training steps (default 200, a few seconds)")
     parser.add_argument("--hidden", type=int, default=24, help="LSTM hidden size (default 24)")
@@ -73,20 +87,19 @@ def run(args: argparse.Namespace) -> int:
     if args.steps < 1 or args.hidden < 1:
         raise CommandError("--steps and --hidden must be positive")
     out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise CommandError(f"cannot create the output folder {str(out)!r}: {e}") from e
+    guards.output_folder(out)
+    guards.budget(f"--steps {args.steps} --hidden {args.hidden}", _cost(args.steps, args.hidden),
+                  "use fewer --steps or a smaller --hidden")
     progress = _progress()
     rng = np.random.default_rng(args.seed)
     model = Detector(args.hidden, args.seed)
     opt = optim.Adam(model.parameters(), lr=0.01)
-    test = tasks.word_detector(200, 60, word=WORD, p_decoy=0.15, rng=rng)
+    test = tasks.word_detector(TEST_BATCH, TEST_LENGTH, word=WORD, p_decoy=0.15, rng=rng)
 
     start = time.perf_counter()
     losses = []
     for _ in progress(range(args.steps), desc="training the LSTM word detector"):
-        data = tasks.word_detector(32, 30, word=WORD, p_decoy=0.15, rng=rng)
+        data = tasks.word_detector(BATCH, LENGTH, word=WORD, p_decoy=0.15, rng=rng)
         loss = loss_of(model(data.x), data.y)
         loss.backward(keep_grads=False)  # only the weights' gradients are needed here
         optim.clip_grad_norm_(model.parameters(), 5.0)
@@ -98,28 +111,49 @@ def run(args: argparse.Namespace) -> int:
         scores = detection_scores(F.softmax(model(test.x), axis=-1).data[..., 1], test.y)
 
     # One short sequence, kept with every intermediate gradient: the picture and the table.
-    letters = "xyhelloab"
+    letters = SAMPLE
     x = tasks.one_hot(np.array([[ord(ch) - ord("a")] for ch in letters]), 26)
     y = np.array([[1.0 if letters[: t + 1].endswith(WORD) else 0.0] for t in range(len(x))])
     logits = model(x)
     sample_loss = loss_of(logits, y)
     sample_loss.backward()
 
-    written = [_write_graph(sample_loss, model, out), _write_flow(out, args.seed)]
+    with atomic_folder(out, OUTPUTS) as staging:
+        written = [_write_graph(sample_loss, model, staging), _write_flow(staging, args.seed)]
+        report = _report(args, seconds, losses, scores, sample_loss, out, written)
+        atomic_write(staging / "report.txt", report + "\n")
+    print(report)
+    print(f"\nWrote the report to {out / 'report.txt'}")
+    return 0
+
+
+def _cost(steps: int, hidden: int) -> guards.Cost:
+    """Training (one graph alive at a time, Adam's moments) and the no-grad test pass."""
+    train = guards.recurrent_cost("lstm", LENGTH, hidden, 26, batch=BATCH, itemsize=4)
+    test = guards.recurrent_cost("lstm", 1, hidden, 26, batch=TEST_BATCH, itemsize=4)
+    outputs = 2 * TEST_LENGTH * TEST_BATCH * hidden * 4
+    return guards.Cost(max(train.memory, test.memory + outputs),
+                       steps * train.seconds + TEST_LENGTH * test.seconds)
+
+
+def _report(args: argparse.Namespace, seconds: float, losses: list[float],
+            scores: dict[str, float], sample_loss: tg.Tensor, out: Path,
+            written: list[tuple[str | None, str]]) -> str:
     from tinygrad_rnn.bptt.analysis import format_state_norms, state_grad_norms
 
     table = format_state_norms(state_grad_norms(sample_loss))
-    report = "\n".join([
+    return "\n".join([
         "tinygrad-rnn demo: an LSTM word detector, and how its gradient flows back in time",
         "",
         f"Task: random letters with {WORD!r} inserted now and then; the target is 1 when its "
         f"last letter arrives; a detection is p > {THRESHOLD}.",
-        f"Training: {args.steps} Adam steps (batches of 32 sequences of 30 letters) in "
-        f"{seconds:.1f} s; loss {np.mean(losses[:10]):.4f} -> {np.mean(losses[-10:]):.4f}.",
-        f"Test (200 sequences of 60 letters): accuracy {scores['accuracy']:.4f}, precision "
-        f"{scores['precision']:.3f}, recall {scores['recall']:.3f}, F1 {scores['f1']:.3f}.",
+        f"Training: {args.steps} Adam steps (batches of {BATCH} sequences of {LENGTH} letters) "
+        f"in {seconds:.1f} s; loss {np.mean(losses[:10]):.4f} -> {np.mean(losses[-10:]):.4f}.",
+        f"Test ({TEST_BATCH} sequences of {TEST_LENGTH} letters): accuracy "
+        f"{scores['accuracy']:.4f}, precision {scores['precision']:.3f}, recall "
+        f"{scores['recall']:.3f}, F1 {scores['f1']:.3f}.",
         "",
-        f"|dL/dh_t| and |dL/dc_t| on the sequence {letters!r} (loss summed over the steps):",
+        f"|dL/dh_t| and |dL/dc_t| on the sequence {SAMPLE!r} (loss summed over the steps):",
         table,
         "",
         "The gradient-flow plot uses freshly initialised cells: there the LSTM's forget gate is",
@@ -129,13 +163,9 @@ def run(args: argparse.Namespace) -> int:
         "how far back each cell learns).",
         "",
         "Files:",
-        *[f"  {path}  -- {what}" for path, what in written if path is not None],
-        *[f"  (not written: {what})" for path, what in written if path is None],
+        *[f"  {out / name}  -- {what}" for name, what in written if name is not None],
+        *[f"  (not written: {what})" for name, what in written if name is None],
     ])
-    atomic_write(out / "report.txt", report + "\n")
-    print(report)
-    print(f"\nWrote the report to {out / 'report.txt'}")
-    return 0
 
 
 def _progress() -> Any:
@@ -147,7 +177,7 @@ def _progress() -> Any:
     return lambda it, desc="": tqdm(it, desc=desc, unit="step", leave=False)
 
 
-def _write_graph(loss: tg.Tensor, model: nn.Module, out: Path) -> tuple[Path | None, str]:
+def _write_graph(loss: tg.Tensor, model: nn.Module, out: Path) -> tuple[str | None, str]:
     from tinygrad_rnn import viz
 
     graph = viz.draw(loss, view="cells", params=model, max_steps=None,  # every letter
@@ -157,11 +187,12 @@ def _write_graph(loss: tg.Tensor, model: nn.Module, out: Path) -> tuple[Path | N
         svg = viz.render_bytes(graph, "svg")
     except viz.RenderError as e:
         return None, f"unrolled_lstm.svg: {e} (the DOT source is in unrolled_lstm.dot)"
-    return atomic_write(out / "unrolled_lstm.svg", svg), \
-        "the unrolled graph, one cluster per time step, coloured by |gradient|"
+    atomic_write(out / "unrolled_lstm.svg", svg)
+    return "unrolled_lstm.svg", ("the unrolled graph, one cluster per time step, coloured by "
+                                 "|gradient|")
 
 
-def _write_flow(out: Path, seed: int) -> tuple[Path | None, str]:
+def _write_flow(out: Path, seed: int) -> tuple[str | None, str]:
     from tinygrad_rnn.bptt.analysis import gradient_flow
 
     curves = {cell.upper(): gradient_flow(cell, steps=30, seed=seed)
@@ -179,5 +210,6 @@ def _write_flow(out: Path, seed: int) -> tuple[Path | None, str]:
     import matplotlib.pyplot as plt
 
     plt.close(fig)
-    return atomic_write(out / "gradient_flow.png", buffer.getvalue()), \
-        "|dL/dh_t| against t (log scale): RNN, GRU, LSTM (and forget bias 1), same inputs"
+    atomic_write(out / "gradient_flow.png", buffer.getvalue())
+    return "gradient_flow.png", ("|dL/dh_t| against t (log scale): RNN, GRU, LSTM (and forget "
+                                 "bias 1), same inputs")

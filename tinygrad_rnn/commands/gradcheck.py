@@ -23,12 +23,14 @@ import numpy as np
 
 from tinygrad_rnn import optable
 from tinygrad_rnn.cli import seed
+from tinygrad_rnn.commands import guards
 from tinygrad_rnn.gradcheck import gradcheck, max_vjp_error
 from tinygrad_rnn.tensor import Tensor
 
 HELP = "check every op's gradient against numeric differences and print a summary table"
 
 MATH_WIDTH = 52  # the math column is cut to this width (the full text is in docs/ops.md)
+CASE_SECONDS = 2e-3  # one case: forward check, numeric differences and backward (fast CPU)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +50,9 @@ def run(args: argparse.Namespace) -> int:
     if not specs:
         raise CommandError(f"unknown op {args.op!r}; choose one of: "
                            f"{', '.join(optable.names())}")
+    guards.budget(f"--trials {args.trials} for {len(specs)} ops",
+                  guards.Cost(0.0, len(specs) * args.trials * CASE_SECONDS),
+                  "use fewer --trials, or check one op with --op NAME")
 
     print(f"{'op':<16} {'math':<{MATH_WIDTH}} {'cases':>5} {'max abs err':>11}  status")
     failures: list[tuple[str, str, str]] = []  # (op, case, message), first failure per op

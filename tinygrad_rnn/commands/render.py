@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn.cli import seed
+from tinygrad_rnn.commands import guards
 
 HELP = "draw the unrolled graph of a small RNN/GRU/LSTM with its gradient heat"
 
@@ -160,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
     from tinygrad_rnn.cli import CommandError
 
     fmt = _check(args)
+    guards.check_render(args)  # the output path and the sizes, before any work
     if fmt == "html":
         return _walk(args)
     bar = _progress(3)

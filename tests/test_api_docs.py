@@ -27,7 +27,7 @@ PUBLIC_MODULES = (
     "tinygrad_rnn.viz", "tinygrad_rnn.bptt", "tinygrad_rnn.bptt.analysis",
     "tinygrad_rnn.bptt.reference", "tinygrad_rnn.checkpoint", "tinygrad_rnn.truncated",
     "tinygrad_rnn.tasks", "tinygrad_rnn.anomaly", "tinygrad_rnn.plots", "tinygrad_rnn.testing",
-    "tinygrad_rnn.lean", "tinygrad_rnn.accumulate", "tinygrad_rnn.gradcheck",
+    "tinygrad_rnn.fast", "tinygrad_rnn.gradcheck", "tinygrad_rnn.files",
 )
 CLASSES = ("tinygrad_rnn.tensor.Tensor", "tinygrad_rnn.nn.module.Module",
            "tinygrad_rnn.optim.Optimizer")

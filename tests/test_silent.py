@@ -224,7 +224,7 @@ def test_reductions_refuse_float_and_out_of_range_axes(method):
     x = tg.Tensor(np.zeros((2, 3)))
     with pytest.raises(TypeError, match=f"{method}: a dimension must be an int, got float 1.0"):
         getattr(x, method)(axis=1.0)
-    with pytest.raises(IndexError, match=f"{method}: dimension 2 is out of range"):
+    with pytest.raises(IndexError, match=f"{method}: dim(ension)? 2 is out of range"):
         getattr(x, method)(dim=2)
     with pytest.raises(TypeError, match="got bool"):
         getattr(x, method)(axis=True)

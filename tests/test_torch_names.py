@@ -115,7 +115,7 @@ def test_module_list_registers_its_modules():
     assert list(net.state_dict())[-1] == "layers.3.bias"
     assert len(net.layers[1:]) == 3 and isinstance(net.layers[1:], tg.nn.ModuleList)
     del net.layers[0]
-    assert net(tg.Tensor(np.ones((4, 2)))).shape == (4, 1)
+    assert net(tg.Tensor(np.ones((4, 2), np.float32))).shape == (4, 1)
     with pytest.raises(TypeError, match="item 3 is a int, not a Module"):
         net.layers.append(3)
 
@@ -175,7 +175,7 @@ def test_module_to_converts_dtype_and_refuses_devices():
 
 def test_module_zero_grad_set_to_none_false_gives_zeros():
     lin = tg.nn.Linear(2, 1, rng=0)
-    lin(tg.Tensor(np.ones((1, 2)))).sum().backward()
+    lin(tg.Tensor(np.ones((1, 2), np.float32))).sum().backward()
     lin.zero_grad(set_to_none=False)
     assert all(p.grad is not None and not p.grad.any() for p in lin.parameters())
     lin.zero_grad()

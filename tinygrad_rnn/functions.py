@@ -94,8 +94,10 @@ def min(input: Any, dim: Any = None, keepdim: bool = False) -> Any:  # noqa: A00
 
 
 def softmax(input: Any, dim: int) -> Tensor:
+    """softmax(x)_i = exp(x_i) / Σ_j exp(x_j) over ``dim`` (as ``torch.softmax``)."""
     return _t(input).softmax(dim)
 
 
 def log_softmax(input: Any, dim: int) -> Tensor:
+    """log_softmax(x)_i = x_i - log Σ_j exp(x_j) over ``dim`` (as ``torch.log_softmax``)."""
     return _t(input).log_softmax(dim)

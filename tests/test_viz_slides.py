@@ -235,9 +235,10 @@ def test_bad_scale_and_notation(scale, message):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--scale", "1:1"], "--scale needs 0 < LO < HI"),
+    (["--scale", "1:1"], "--scale needs 0 < lo < hi"),
     (["--scale", "1e-3:inf"], "--scale must be finite"),
     (["--scale", "small"], "--scale must be LO:HI"),
+    (["--scale", "a:b"], "--scale must be a pair"),
     (["--notation", "coursera"], "--notation must be one of"),
     (["--max-steps", "2"], "--max-steps must be at least 4"),
 ])

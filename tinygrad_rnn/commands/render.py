@@ -15,7 +15,6 @@ one self-contained page that steps through the backward walk (see viz/walk.py):
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from contextlib import nullcontext
 from typing import Any
@@ -101,20 +100,16 @@ def _check(args: argparse.Namespace) -> str:
 def _scale(text: str) -> tuple[float, float]:
     """--scale LO:HI as two finite gradient norms with 0 < LO < HI."""
     from tinygrad_rnn.cli import CommandError
+    from tinygrad_rnn.viz import heat
 
     parts = text.split(":")
-    try:
-        lo, hi = (float(p) for p in parts)
-    except ValueError:
+    if len(parts) != 2:
         raise CommandError(f"--scale must be LO:HI, two gradient norms such as 1e-4:1, got "
-                           f"{text!r}") from None
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise CommandError(f"--scale must be finite, got {text!r}; give two gradient norms "
-                           f"such as 1e-4:1")
-    if not 0 < lo < hi:
-        raise CommandError(f"--scale needs 0 < LO < HI (a log scale), got {text!r}; e.g. "
-                           f"1e-4:1")
-    return lo, hi
+                           f"{text!r}")
+    try:
+        return heat.check_range(parts, option="--scale")
+    except ValueError as e:
+        raise CommandError(str(e)) from None
 
 
 def build(args: argparse.Namespace) -> tuple[Any, Any, list[Any]]:

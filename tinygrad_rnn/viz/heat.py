@@ -63,18 +63,19 @@ def text_color(fill: str) -> str:
     return "#ffffff" if luminance(fill) < 0.18 else "#000000"
 
 
-def check_range(scale: object) -> tuple[float, float]:
-    """A fixed heat range (lo, hi): two finite numbers with 0 < lo < hi."""
+def check_range(scale: object, option: str = "draw: scale") -> tuple[float, float]:
+    """A fixed heat range (lo, hi): two finite numbers with 0 < lo < hi. ``option`` names
+    the setting in the message (the command line says ``--scale``)."""
     try:
         lo, hi = (float(v) for v in scale)  # type: ignore[attr-defined]
     except (TypeError, ValueError):
-        raise ValueError(f"draw: scale must be a pair (lo, hi) of gradient norms, got "
+        raise ValueError(f"{option} must be a pair (lo, hi) of gradient norms, got "
                          f"{scale!r}") from None
     if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise ValueError(f"draw: scale must be finite, got ({lo:g}, {hi:g}); give two "
+        raise ValueError(f"{option} must be finite, got ({lo:g}, {hi:g}); give two "
                          f"gradient norms such as (1e-4, 1)")
     if not 0 < lo < hi:
-        raise ValueError(f"draw: scale needs 0 < lo < hi (a log scale), got ({lo:g}, "
+        raise ValueError(f"{option} needs 0 < lo < hi (a log scale), got ({lo:g}, "
                          f"{hi:g}); e.g. (1e-4, 1)")
     return lo, hi
 

@@ -173,6 +173,8 @@ def _read(path: PathLike) -> dict[str, dict[str, np.ndarray]]:
 def _why(e: BaseException) -> str:
     if isinstance(e, EOFError | zipfile.BadZipFile):
         return f"truncated or not a .npz archive ({type(e).__name__}: {e})"
+    if "allow_pickle" in str(e):  # NumPy's advice to load it unsafely: not for a checkpoint
+        return "not a .npz archive (NumPy could read it only by unpickling, which load never does)"
     return f"{type(e).__name__}: {e}"
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -73,6 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"tinygrad-rnn {args.command}: error: out of memory{detail}; use smaller sizes",
               file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `tinygrad-rnn flow --json | head -1`: the reader has gone
+        # Python would report the pipe again when it flushes stdout at exit: point stdout at
+        # /dev/null first, and exit as a process killed by SIGPIPE would (128 + 13)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         print(f"tinygrad-rnn {args.command}: interrupted", file=sys.stderr)
         return 130

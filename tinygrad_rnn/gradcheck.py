@@ -64,7 +64,7 @@ def gradcheck(
     Raises ``TypeError`` for non-float64 inputs that require grad.
     """
     rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
-    inputs = list(inputs)
+    inputs = _as_leaves(inputs)
     checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     if not checked:
         raise ValueError("gradcheck: no input has requires_grad=True, nothing to check")
@@ -122,7 +122,7 @@ def max_vjp_error(fn: Callable[..., Any], inputs: Sequence[Tensor], *, eps: floa
     ``tinygrad-rnn gradcheck`` table reports it).
     """
     rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
-    inputs = list(inputs)
+    inputs = _as_leaves(inputs)
     checked = [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
     outs = _outputs(fn(*inputs))
     cotangents = [rng.standard_normal(o.shape) for o in outs]
@@ -135,6 +135,20 @@ def max_vjp_error(fn: Callable[..., Any], inputs: Sequence[Tensor], *, eps: floa
             numeric = _central_difference(objective, x, index, eps) / (2 * eps)
             worst = max(worst, abs(float(analytic[i][index]) - numeric))
     return worst
+
+
+def _as_leaves(inputs: Sequence[Any]) -> list[Any]:
+    """The inputs, with each non-leaf tensor that requires grad (``base * 2``) replaced by a
+    leaf holding a copy of its values: the check is about ``fn`` at those values, so the
+    backward walk must stop at the input (and perturbing it must not touch ``base``)."""
+    out: list[Any] = []
+    for t in inputs:
+        if isinstance(t, Tensor) and t.requires_grad and t.grad_fn is not None:
+            leaf = Tensor(t.data.copy(), requires_grad=True)
+            leaf.name = t.name
+            t = leaf
+        out.append(t)
+    return out
 
 
 def _objective(fn: Callable[..., Any], inputs: list[Tensor],

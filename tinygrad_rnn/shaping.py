@@ -63,8 +63,18 @@ def squeeze(x: Tensor, dim: int | None = None) -> Tensor:
     return x.reshape(shape)
 
 
-def flatten(x: Tensor) -> Tensor:
-    return x.reshape(-1)
+def flatten(x: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dims ``start_dim`` .. ``end_dim`` (inclusive) into one, as ``torch.flatten``:
+    (B, T, H).flatten(1) is (B, T·H); flatten() is 1-D."""
+    if x.ndim == 0:
+        return x.reshape(1)
+    start = check_dim(start_dim, x.ndim, "flatten", x.shape)
+    end = check_dim(end_dim, x.ndim, "flatten", x.shape)
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for "
+                         f"shape {x.shape}")
+    merged = int(np.prod(x.shape[start:end + 1]))
+    return x.reshape(x.shape[:start] + (merged,) + x.shape[end + 1:])
 
 
 def split(x: Tensor, sizes: int | Sequence[int], axis: int = 0, *,
@@ -119,13 +129,24 @@ def argmax(x: Tensor, axis: int | None = None, keepdims: bool = False, *,
 
 
 def to_float32(x: Tensor) -> Tensor:
-    """A float32 copy, outside the graph if the dtype changes (as ``.detach()``)."""
-    return x if x.dtype == np.float32 else type(x)(x.data.astype(np.float32))
+    """A float32 copy, outside the graph (as ``.detach()``), or x itself if float32."""
+    return x if x.dtype == np.float32 else _cast(x, np.float32, "float")
 
 
 def to_float64(x: Tensor) -> Tensor:
-    """A float64 copy, outside the graph if the dtype changes (as ``.detach()``)."""
-    return x if x.dtype == np.float64 else type(x)(x.data.astype(np.float64))
+    """A float64 copy, outside the graph (as ``.detach()``), or x itself if float64."""
+    return x if x.dtype == np.float64 else _cast(x, np.float64, "double")
+
+
+def _cast(x: Tensor, dtype: type, method: str) -> Tensor:
+    # There is no differentiable cast: a copy that silently leaves the graph would give the
+    # tensor no gradient, so one that requires grad is refused (as Tensor.to does).
+    if x.requires_grad:
+        raise TypeError(f"Tensor.{method}(): converting a tensor that requires grad from "
+                        f"{x.dtype} to {np.dtype(dtype)} would cut it from the graph (there is "
+                        f"no differentiable cast); create it in {np.dtype(dtype)} from the "
+                        f"start, or use x.detach().{method}() if leaving the graph is meant")
+    return type(x)(x.data.astype(dtype))
 
 
 def dim(x: Tensor) -> int:
@@ -133,13 +154,15 @@ def dim(x: Tensor) -> int:
 
 
 def transpose(x: Tensor, *axes: Any) -> Tensor:
-    """Reverse the axes, permute them (``transpose(2, 0, 1)``), or swap two of a
-    3-D+ tensor PyTorch-style (``transpose(0, 1)`` swaps axes 0 and 1)."""
-    if len(axes) == 1 and isinstance(axes[0], tuple | list):
+    """Reverse the axes (``transpose()``), permute them as NumPy does (``transpose(2, 0, 1)``
+    or ``transpose((1, 0))``), or swap two axes as PyTorch does: ``transpose(0, 1)``,
+    two separate dims, swaps them for any number of dimensions (also 2-D)."""
+    as_permutation = len(axes) == 1 and isinstance(axes[0], tuple | list)
+    if as_permutation:
         axes = tuple(axes[0])
     for a in axes:
         check_dim(a, x.ndim, "transpose", x.shape)
-    if len(axes) == 2 and x.ndim != 2:
+    if len(axes) == 2 and not as_permutation:
         perm = list(range(x.ndim))
         perm[axes[0]], perm[axes[1]] = perm[axes[1]], perm[axes[0]]
         axes = tuple(perm)

@@ -341,6 +341,16 @@ class TorchMethods:
                             f"differentiable cast); use x.detach().to(...) if that is meant")
         return type(self)(self.data.astype(dtype))
 
+    def __array__(self: Tensor, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        """``np.asarray(t)``: the values (as torch's ``t.numpy()``). A tensor that requires
+        grad is refused, as in torch: the array would be outside the graph."""
+        if self.requires_grad:
+            raise TypeError("np.asarray/np.array of a tensor that requires grad: the array would "
+                            "be outside the graph; use t.detach().numpy() (or t.data) if that "
+                            "is meant")
+        data = self.data if dtype is None else self.data.astype(dtype, copy=False)
+        return data.copy() if copy else data
+
     def cpu(self: Tensor) -> Tensor:
         """The tensor itself: every tensor lives in main memory."""
         return self

@@ -141,7 +141,10 @@ class Sequential(Module):
                 raise TypeError(f"Sequential: argument {i} is a {type(m).__name__}, not a Module")
             setattr(self, str(i), m)
 
-    def __getitem__(self, i: int) -> Module:
+    def __getitem__(self, i: int | slice) -> Any:
+        """The i-th module; a slice gives a Sequential of those modules (as in PyTorch)."""
+        if isinstance(i, slice):
+            return Sequential(*list(self._modules.values())[i])
         return list(self._modules.values())[i]
 
     def __len__(self) -> int:

@@ -55,6 +55,12 @@ class Module:
         if "_parameters" not in self.__dict__:
             raise RuntimeError(f"{type(self).__name__}: call super().__init__() before setting "
                                f"attributes")
+        if name in self._parameters and value is not None and not isinstance(value, Parameter):
+            # (torch's rule: silently dropping the parameter would leave it out of
+            # parameters(), the optimizer and state_dict)
+            raise TypeError(f"{type(self).__name__}: cannot assign a {type(value).__name__} as "
+                            f"parameter {name!r} (a Parameter or None is expected); wrap it: "
+                            f"nn.Parameter(...), or assign to .data to change the values")
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         if isinstance(value, Parameter):

@@ -35,7 +35,7 @@ def _grads_of(params: Any, fn: str) -> list[Tensor]:
 
 
 def clip_grad_norm_(params: Any, max_norm: float, norm_type: float = 2.0,
-                    error_if_nonfinite: bool = False) -> float:
+                    error_if_nonfinite: bool = False) -> np.float64:
     """Rescale all gradients together so that their joint norm is at most ``max_norm``.
 
     The total norm treats every gradient entry of every parameter as one long vector::
@@ -57,7 +57,7 @@ def clip_grad_norm_(params: Any, max_norm: float, norm_type: float = 2.0,
     norm_type = float(norm_type)
     tensors = _grads_of(params, "clip_grad_norm_")
     if not tensors:
-        return 0.0
+        return np.float64(0.0)
     grads = [np.abs(np.asarray(p.grad, dtype=np.float64)) for p in tensors]
     if math.isinf(norm_type):
         total = max(float(g.max()) if g.size else 0.0 for g in grads)
@@ -71,7 +71,7 @@ def clip_grad_norm_(params: Any, max_norm: float, norm_type: float = 2.0,
         for p in tensors:
             assert p.grad is not None
             p.grad = np.asarray(p.grad * scale, dtype=p.grad.dtype)
-    return total
+    return np.float64(total)  # a float, with .item() as torch's 0-d tensor has
 
 
 def clip_grad_value_(params: Any, clip_value: float) -> None:

@@ -133,3 +133,19 @@ def test_cli_output_into_a_closed_pipe_exits_quietly():
         shell=True, capture_output=True, text=True, timeout=300)
     assert proc.stdout.startswith("{")
     assert "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
+def test_render_truncated_weight_grad_is_the_drawn_windows_sum():
+    """render --truncate K: the weight's .grad (its node's "sum" label) is the last
+    window's gradient -- the taps drawn -- not the sum over every window."""
+    from tinygrad_rnn.cli import build_parser
+    from tinygrad_rnn.commands import render
+
+    args = build_parser().parse_args(["render", "--cell", "rnn", "--steps", "4",
+                                      "--truncate", "2", "-o", "unused.svg"])
+    model, loss, _ = render.build(args)
+    got = {name: p.grad.copy() for name, p in model.named_parameters()}
+    model.zero_grad()
+    loss.backward()  # the last window alone
+    for name, p in model.named_parameters():
+        np.testing.assert_allclose(got[name], p.grad, rtol=1e-12, err_msg=name)

@@ -146,6 +146,9 @@ def build(args: argparse.Namespace) -> tuple[Any, Any, list[Any]]:
         loss = (diff * diff).mean()
         loss.name = "loss"
         if not args.no_backward:
+            # each window is its own backward (and, in training, its own update): the
+            # weights' .grad is this window's sum, matching the taps drawn for it
+            model.zero_grad(set_to_none=True)
             loss.backward()
         losses.append(loss)
     return model, losses[-1], losses + kept

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from contextlib import nullcontext
 from typing import Any
 
@@ -94,6 +95,12 @@ def _check(args: argparse.Namespace) -> str:
     if fmt not in FORMATS + ("html",):
         raise CommandError(f"cannot tell the output format of {args.output!r}: use an "
                            f"extension among .dot, .svg, .png, .pdf, .html")
+    if args.no_backward and fmt == "html":
+        raise CommandError("--no-backward does not apply to a .html page: the page plays "
+                           "the backward walk; drop --no-backward, or write .svg/.png")
+    if args.no_backward and args.show == "contributions":
+        raise CommandError("--show contributions needs the backward pass (the numbers are "
+                           "its per-step terms); drop --no-backward")
     return fmt
 
 
@@ -168,15 +175,22 @@ def run(args: argparse.Namespace) -> int:
         bar.update(1)
         title = args.title or _title(args)
         try:
-            graph = viz.draw(loss, view=args.view, direction=args.direction, show=args.show,
-                             max_nodes=args.max_nodes, title=title, params=model,
-                             too_big="cells", notation=args.notation,
-                             scale=args.scale_range,
-                             max_steps=args.max_steps if args.max_steps else "auto")
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                graph = viz.draw(loss, view=args.view, direction=args.direction,
+                                 show=args.show, max_nodes=args.max_nodes, title=title,
+                                 params=model, too_big="cells", notation=args.notation,
+                                 scale=args.scale_range,
+                                 max_steps=args.max_steps if args.max_steps else "auto")
         except viz.GraphTooLargeError as e:
             raise CommandError(str(e).replace("max_nodes", "--max-nodes")
                                .replace("max_steps=", "--max-steps ")
                                .replace("view='folded'", "--view folded")) from e
+        drawn = args.view
+        for w in caught:  # one line each, as the command's other messages
+            print(f"tinygrad-rnn render: note: {w.message}", file=sys.stderr)
+            if "drawing the 'cells' view instead" in str(w.message):
+                drawn = "cells"
         bar.update(1)
         try:
             path = viz.render(graph, args.output, format=fmt)
@@ -185,7 +199,7 @@ def run(args: argparse.Namespace) -> int:
         except OSError as e:
             raise CommandError(f"cannot write {args.output!r}: {e.strerror or e}") from e
         bar.update(1)
-    print(f"wrote {path} ({args.view} view, {graph.source.count(' -> ')} edges)")
+    print(f"wrote {path} ({drawn} view, {graph.source.count(' -> ')} edges)")
     return 0
 
 

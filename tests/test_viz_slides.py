@@ -235,10 +235,10 @@ def test_bad_scale_and_notation(scale, message):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["--scale", "1:1"], "--scale needs 0 < lo < hi"),
+    (["--scale", "1:1"], "--scale needs 0 < LO < HI (a log scale), got 1:1; e.g. 1e-4:1"),
     (["--scale", "1e-3:inf"], "--scale must be finite"),
     (["--scale", "small"], "--scale must be LO:HI"),
-    (["--scale", "a:b"], "--scale must be a pair"),
+    (["--scale", "a:b"], "--scale must be LO:HI, two gradient norms, got 'a:b'"),
     (["--notation", "coursera"], "--notation must be one of"),
     (["--max-steps", "2"], "--max-steps must be at least 4"),
 ])

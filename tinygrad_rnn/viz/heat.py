@@ -65,18 +65,27 @@ def text_color(fill: str) -> str:
 
 def check_range(scale: object, option: str = "draw: scale") -> tuple[float, float]:
     """A fixed heat range (lo, hi): two finite numbers with 0 < lo < hi. ``option`` names
-    the setting in the message (the command line says ``--scale``)."""
+    the setting in the message; a command-line option (``--scale``) is shown as LO:HI."""
+    cli = option.startswith("--")
+
+    def pair(a: object, b: object) -> str:
+        return f"{a:g}:{b:g}" if cli else f"({a:g}, {b:g})"  # type: ignore[str-format]
+
+    example = "1e-4:1" if cli else "(1e-4, 1)"
     try:
         lo, hi = (float(v) for v in scale)  # type: ignore[attr-defined]
     except (TypeError, ValueError):
-        raise ValueError(f"{option} must be a pair (lo, hi) of gradient norms, got "
-                         f"{scale!r}") from None
+        given = ":".join(map(str, scale)) if cli and isinstance(scale, list | tuple) \
+            else scale
+        what = "LO:HI, two gradient norms" if cli else "a pair (lo, hi) of gradient norms"
+        raise ValueError(f"{option} must be {what}, got {given!r}; e.g. {example}") from None
     if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise ValueError(f"{option} must be finite, got ({lo:g}, {hi:g}); give two "
-                         f"gradient norms such as (1e-4, 1)")
+        raise ValueError(f"{option} must be finite, got {pair(lo, hi)}; give two gradient "
+                         f"norms such as {example}")
     if not 0 < lo < hi:
-        raise ValueError(f"{option} needs 0 < lo < hi (a log scale), got ({lo:g}, "
-                         f"{hi:g}); e.g. (1e-4, 1)")
+        bounds = "0 < LO < HI" if cli else "0 < lo < hi"
+        raise ValueError(f"{option} needs {bounds} (a log scale), got {pair(lo, hi)}; "
+                         f"e.g. {example}")
     return lo, hi
 
 

@@ -105,7 +105,7 @@ def _short(value: Any) -> str:
 
 @dataclass(frozen=True)
 class OpSpec:
-    """One row of the op table (see the module docstring)."""
+    """One row of the op table (its fields are described in ``optable.py``)."""
 
     name: str
     kind: str  # "primitive" or "composite"

@@ -14,6 +14,7 @@ Hand formulas for one example and one output y:   ∂y/∂W2_i = h_i,
 
 from __future__ import annotations
 
+import _blas_threads  # noqa: F401  (first: one BLAS thread, see _blas_threads.py)
 import numpy as np
 from _common import parse_args, progress, pyplot, result, save
 

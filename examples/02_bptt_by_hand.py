@@ -19,6 +19,7 @@ the gradient of every use. ``backward(contributions=True)`` keeps each use's sha
 
 from __future__ import annotations
 
+import _blas_threads  # noqa: F401  (first: one BLAS thread, see _blas_threads.py)
 import numpy as np
 from _common import parse_args, pyplot, render_graph, result, save
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 
+import _blas_threads  # noqa: F401  (first: one BLAS thread, see _blas_threads.py)
 import numpy as np
 from _common import parse_args, progress, pyplot, result, save
 
@@ -62,10 +63,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main() -> None:
     args = parse_args("03_word_detector", __doc__.splitlines()[0], add_arguments)
     rng = np.random.default_rng(args.seed)
-    steps = 250 if args.quick else 1500
+    steps = 150 if args.quick else 1500
     length, batch = 30, 32
     model = Detector(26, 24 if args.quick else 48, args.cell, args.seed)
-    opt = optim.Adam(model.parameters(), lr=0.01)
+    # quick mode: fewer but larger steps (as in 04)
+    opt = optim.Adam(model.parameters(), lr=0.02 if args.quick else 0.01)
     test = tasks.word_detector(200, 60, word=args.word, p_decoy=DECOYS, rng=rng)
     print(f"detecting {args.word!r} with a {args.cell.upper()}; a test sequence:\n  "
           f"{test.text(0)}\n  targets at t = {np.flatnonzero(test.y[:, 0]).tolist()}")

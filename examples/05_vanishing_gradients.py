@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 
+import _blas_threads  # noqa: F401  (first: one BLAS thread, see _blas_threads.py)
 import numpy as np
 from _common import parse_args, progress, pyplot, result, save
 
@@ -121,9 +122,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", type=int, default=None,
                         help="training runs per (cell, N); default 1 quick, 3 full")
     parser.add_argument("--steps", type=int, default=None,
-                        help="training budget per run; default 200 quick, 1500 full")
+                        help="training budget per run; default 100 quick, 1500 full")
     parser.add_argument("--gaps", default=None,
-                        help="comma-separated N; default 5,10,20,40 quick, "
+                        help="comma-separated N; default 5,10,15 quick, "
                              "5,10,15,20,30,40,60,80,100 full")
 
 
@@ -133,8 +134,8 @@ def main() -> None:
     optimizers = ["adam", "sgd"] if (args.optimizer or ("adam" if quick else "both")) == "both" \
         else [args.optimizer or "adam"]
     seeds = args.seeds or (1 if quick else 3)
-    budget = args.steps or (200 if quick else 1500)
-    gaps = [int(g) for g in (args.gaps or ("5,10,20,40" if quick else
+    budget = args.steps or (100 if quick else 1500)
+    gaps = [int(g) for g in (args.gaps or ("5,10,15" if quick else
                                            "5,10,15,20,30,40,60,80,100")).split(",")]
     profile_steps = 40 if quick else 60
     rng = np.random.default_rng(args.seed)

@@ -23,6 +23,7 @@ the last window is drawn with the cut edge marked.
 
 from __future__ import annotations
 
+import _blas_threads  # noqa: F401  (first: one BLAS thread, see _blas_threads.py)
 import numpy as np
 from _common import parse_args, progress, pyplot, render_graph, result, save
 
@@ -186,7 +187,7 @@ def main() -> None:
     T = 40
     series = tasks.noisy_sine(1500, rng=rng)
     data = tasks.sliding_windows(series, T)
-    steps = 100 if args.quick else 400
+    steps = 50 if args.quick else 400
 
     runs = {mode: train(mode, data, steps, args.seed) for mode in ("none", "value", "norm")}
     print(f"ReLU Elman RNN, H = {H}, T = {T}, W_s with spectral radius ≈ 2, SGD lr 0.01, "

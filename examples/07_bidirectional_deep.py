@@ -17,6 +17,7 @@ Models (many-to-many, one tag per word): Embedding -> GRU -> Linear at every ste
 
 from __future__ import annotations
 
+import _blas_threads  # noqa: F401  (first: one BLAS thread, see _blas_threads.py)
 import numpy as np
 from _common import parse_args, progress, pyplot, result, save
 
@@ -72,8 +73,8 @@ def accuracy(model: Tagger, data: tasks.TaggingData) -> tuple[float, float, floa
 def main() -> None:
     args = parse_args("07_bidirectional_deep", __doc__.splitlines()[0])
     rng = np.random.default_rng(args.seed)
-    steps = 150 if args.quick else 600
-    length, batch = 16, 32
+    steps = 60 if args.quick else 600
+    length, batch = 12 if args.quick else 16, 32
     test = tasks.future_tagging(300, length, rng=rng)
     vocab = len(test.vocab)
     print("a test sentence (* = person):", test.sentence(0))

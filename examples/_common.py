@@ -1,6 +1,6 @@
 """Shared plumbing for the example scripts: arguments, progress bars, figures, RESULT line.
 
-Every example accepts ``--quick`` (a small run, well under a minute on two cores),
+Every example accepts ``--quick`` (a small run, at most 20 s on two cores),
 ``--seed`` (everything random derives from it) and ``--out DIR`` (where figures go,
 default ``out/<example-name>``), and ends by printing one line ``RESULT {json}`` with its
 key numbers, which ``tests/test_examples.py`` reads.

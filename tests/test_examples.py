@@ -14,6 +14,8 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -23,29 +25,39 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-TIMEOUT = 600  # seconds per example: above the README's bound, so that check can report
+TIMEOUT = 600  # seconds per example: far above the README's bound, so that check can report
 
 _pool = ThreadPoolExecutor(max_workers=2)
 _runs: dict[tuple[str, tuple[str, ...]], Future] = {}
 _seconds: dict[tuple[str, tuple[str, ...]], float] = {}  # wall-clock time of each run
+_cpu: dict[tuple[str, tuple[str, ...]], float] = {}  # CPU time (user + system) of each run
 
 
 def _run(name: str, extra: tuple[str, ...], out: Path) -> subprocess.CompletedProcess:
-    start = time.perf_counter()
-    try:
-        return _subprocess(name, extra, out)
-    finally:
-        _seconds[(name, extra)] = time.perf_counter() - start
-
-
-def _subprocess(name: str, extra: tuple[str, ...], out: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     env["OMP_NUM_THREADS"] = env["OPENBLAS_NUM_THREADS"] = env["MKL_NUM_THREADS"] = "1"
     env["MPLBACKEND"] = "Agg"
-    return subprocess.run(
-        [sys.executable, str(EXAMPLES / f"{name}.py"), "--quick", "--out", str(out), *extra],
-        capture_output=True, text=True, timeout=TIMEOUT, env=env, cwd=str(out.parent))
+    args = [sys.executable, str(EXAMPLES / f"{name}.py"), "--quick", "--out", str(out), *extra]
+    # Output goes to files and the child is reaped with os.wait4, which returns the CPU time
+    # of this one child: the pool runs two examples at once, so RUSAGE_CHILDREN would mix them.
+    with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+        start = time.perf_counter()
+        proc = subprocess.Popen(args, stdout=stdout, stderr=stderr, env=env, cwd=str(out.parent))
+        timer = threading.Timer(TIMEOUT, proc.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        _seconds[(name, extra)] = time.perf_counter() - start
+        _cpu[(name, extra)] = usage.ru_utime + usage.ru_stime
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        stdout.seek(0)
+        stderr.seek(0)
+        return subprocess.CompletedProcess(args, proc.returncode,
+                                           stdout.read().decode("utf-8", "replace"),
+                                           stderr.read().decode("utf-8", "replace"))
 
 
 def example(name: str, tmp_root: Path, *extra: str) -> dict[str, Any]:
@@ -273,10 +285,10 @@ QUOTED: list[tuple[str, str, tuple[str, ...], float, float, float]] = [
      0.03),
     ("05_vanishing_gradients", r"\(NUM over 40 steps", ("grad_ratio_first_last_init", "lstm_fb1"),
      1, 0.5, 0),
-    ("05_vanishing_gradients", r"of NUM and [\d.]+\)", ("grad_ratio_first_last_trained", "rnn"), 1,
-     0.5, 0),
-    ("05_vanishing_gradients", r"of [\d.]+ and NUM\)", ("grad_ratio_first_last_trained", "gru"), 1,
-     0.5, 0),
+    ("05_vanishing_gradients", r"almost no loss \(ratio ‖∂L/∂h_1‖/‖∂L/∂h_T‖ of NUM\)",
+     ("grad_ratio_first_last_trained", "gru"), 1, 0.5, 0),
+    ("05_vanishing_gradients", r"keeps NUM of it", ("grad_ratio_first_last_trained", "lstm_fb1"),
+     1, 0.9, 0),
     ("06_clipping_truncation", r"gradient norm NUM", ("max_grad_norm",), 1, 0.1, 0),
     ("06_clipping_truncation", r"Pow at t = NUM", ("anomaly", "t"), 1, 0, 0),
     ("06_clipping_truncation", r"NaN weights from step NUM", ("none_first_nonfinite",), 1, 0, 0),
@@ -358,12 +370,17 @@ def test_readme_quick_table_of_05_matches_a_fresh_run(root: Path) -> None:
 
 
 def test_readme_timing_is_an_upper_bound(root: Path) -> None:
-    bound = re.search(r"at most (\d+) minutes each", README.read_text(encoding="utf-8"))
+    """The README's bound on a --quick run, checked on its CPU time: the wall-clock time of a
+    run grows with whatever else the machine is doing (two examples run at once here); the
+    CPU time it needs does not, or much less."""
+    text = README.read_text(encoding="utf-8")
+    bound = re.search(r"each `--quick` run takes at most (\d+) s", text)
     assert bound is not None, "examples/README.md no longer states how long --quick takes"
     for name in ALL:
         example(name, root)
-        seconds = _seconds[(name, ())]
-        assert seconds <= 60 * int(bound.group(1)), f"{name} --quick took {seconds:.0f} s"
+        cpu, wall = _cpu[(name, ())], _seconds[(name, ())]
+        assert cpu <= int(bound.group(1)), (
+            f"{name} --quick took {cpu:.1f} s of CPU time ({wall:.0f} s wall-clock)")
 
 
 def test_the_readme_check_catches_a_wrong_figure() -> None:

@@ -11,17 +11,16 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn.optable import (
+from tinygrad_rnn.optable_cases import Chooser, draw_axis
+from tinygrad_rnn.optable_types import (
     AWAY_FROM_KINK,
     DISTINCT,
     REAL,
     Case,
-    Chooser,
     Domain,
     OpSpec,
     Reference,
-    _axis,
-    _math,
+    doc_math,
 )
 from tinygrad_rnn.tensor import Tensor
 
@@ -31,7 +30,7 @@ DISTINCT_POSITIVE = Domain("distinct positive", low=0.2, high=3.0, distinct=True
 
 def _method(name: str, build: Callable[..., Tensor], reference: Reference,
             domains: tuple[Domain, ...], cases: Callable[[Chooser], Case]) -> OpSpec:
-    return OpSpec(f"x.{name}", "composite", _math(getattr(Tensor, name)), build, reference,
+    return OpSpec(f"x.{name}", "composite", doc_math(getattr(Tensor, name)), build, reference,
                   domains, cases)
 
 
@@ -47,7 +46,7 @@ def _norm(ch: Chooser) -> Case:
     shape = ch.shape(1, 3)
     p = ch.choice([2, 1, 3, math.inf])
     domains = (DISTINCT_POSITIVE,) if p == math.inf else (AWAY_FROM_KINK,)
-    return Case((shape,), {"p": p, "dim": _axis(ch, len(shape)), "keepdim": ch.flag()},
+    return Case((shape,), {"p": p, "dim": draw_axis(ch, len(shape)), "keepdim": ch.flag()},
                 domains)
 
 
@@ -55,7 +54,7 @@ def _var(ch: Chooser) -> Case:
     """Every axis of length >= 2, with distinct values (the DISTINCT domain): equal values
     have variance 0, where √ has no derivative (std's gradient is NaN there, in torch too)."""
     shape = tuple(max(n, 2) for n in ch.shape(1, 3))
-    return Case((shape,), {"dim": _axis(ch, len(shape)), "correction": ch.choice([0, 1]),
+    return Case((shape,), {"dim": draw_axis(ch, len(shape)), "correction": ch.choice([0, 1]),
                            "keepdim": ch.flag()})
 
 

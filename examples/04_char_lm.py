@@ -23,6 +23,7 @@ from _common import parse_args, progress, pyplot, result, save
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, optim, tasks
+from tinygrad_rnn.files import atomic_write
 from tinygrad_rnn.functional import cross_entropy, softmax
 
 MAX_LEN = 40  # the sampling length limit
@@ -165,7 +166,7 @@ def main() -> None:
         axes[1].legend(fontsize=8)
         fig.tight_layout()
         save(fig, args.out, "char_lm", written)
-    (args.out / "samples.txt").write_text("\n".join(samples[1.0]) + "\n", encoding="utf-8")
+    atomic_write(args.out / "samples.txt", "\n".join(samples[1.0]) + "\n")
     written.append(str(args.out / "samples.txt"))
     print("written:", ", ".join(written))
     result(val_loss_before=before, val_loss_after=after, uniform_loss=uniform,

@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from tinygrad_rnn.files import atomic_open, atomic_write
+
 try:
     import tinygrad_rnn as tg
 except ImportError:  # run from a clone without `pip install -e .`: use the repository's copy
@@ -71,10 +73,12 @@ def pyplot() -> Any:
 
 
 def save(fig: Any, out: Path, stem: str, written: list[str]) -> None:
-    """Write ``fig`` as PNG and SVG into ``out`` and note the paths in ``written``."""
+    """Write ``fig`` as PNG and SVG into ``out`` and note the paths in ``written`` (each file
+    appears whole or not at all: ``atomic_open``, as the library writes its own files)."""
     for ext in ("png", "svg"):
         path = out / f"{stem}.{ext}"
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+        with atomic_open(path) as f:
+            fig.savefig(f, format=ext, dpi=110, bbox_inches="tight")
         written.append(str(path))
     fig.clf()
     import matplotlib.pyplot as plt
@@ -85,7 +89,7 @@ def save(fig: Any, out: Path, stem: str, written: list[str]) -> None:
 def render_graph(graph: Any, out: Path, stem: str, written: list[str]) -> None:
     """Write a graphviz graph as .dot, and as .svg when a Graphviz renderer is available."""
     dot = out / f"{stem}.dot"
-    dot.write_text(graph.source if hasattr(graph, "source") else str(graph), encoding="utf-8")
+    atomic_write(dot, graph.source if hasattr(graph, "source") else str(graph))
     written.append(str(dot))
     try:
         from tinygrad_rnn import viz

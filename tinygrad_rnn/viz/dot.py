@@ -47,6 +47,7 @@ from tinygrad_rnn.viz.labels import SHOWS, Labels, edge_label, node_label
 from tinygrad_rnn.viz.layout import (
     DIRECTIONS,
     Bus,
+    backward_lines,
     between_layers,
     buses,
     edge_ends,
@@ -216,6 +217,7 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
             (point, dict(BUS_POINT, group=f"bus {ids[bus.param]}")) for point in bus.points)
     emit_clusters(graph, bodies, nodes)
 
+    mirrored = backward_lines(nodes, list(edges))
     tapped = {edge: (bus, i) for bus in lines_of.values() for i, edge in enumerate(bus.taps)}
     for (src, dst), e in edges.items():
         text = edge_label(e, edge_norm[(src, dst)], src == dst, nodes[src].kind == "param",
@@ -230,7 +232,7 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
         elif nodes[src].kind in ("state", "cell", "elided") \
                 and nodes[dst].kind in ("state", "cell", "elided"):
             attrs["weight"] = "4"  # pull the recurrence h_1 -> h_2 -> ... straight
-        tail, head, reverse = edge_ends(src, dst, nodes)
+        tail, head, reverse = edge_ends(src, dst, nodes, mirrored)
         if reverse:
             attrs["dir"] = "back"
         graph.edge(ids[tail], ids[head], **attrs)

@@ -238,8 +238,7 @@ def columns(nodes: dict[Key, NodeSpec], edge_keys: list[tuple[Key, Key]],
       bus under the steps up into the cell (step t's term of the BPTT sum);
     * an input x_t with the node of each line that reads it: x_t stands under its step
       (the lectures' picture), and the two directions of a bidirectional layer, which
-      both read x_t, stand in the same columns;
-    * the input x_t of a layer above with the states h_t below that feed it.
+      both read x_t, stand in the same columns.
 
     The sets are merged where they meet (union-find), and an input joins at most one
     node per line, so no set holds two nodes with a path between them."""
@@ -257,8 +256,6 @@ def columns(nodes: dict[Key, NodeSpec], edge_keys: list[tuple[Key, Key]],
             parent[ra] = rb
             parent.setdefault(rb, rb)
 
-    for point, dst in taps.items():
-        join(point, dst)
     where = {key: line_and_step(spec) for key, spec in nodes.items()}
     readers: dict[Key, dict[Any, list[Key]]] = {}
     for src, dst in edge_keys:
@@ -270,22 +267,21 @@ def columns(nodes: dict[Key, NodeSpec], edge_keys: list[tuple[Key, Key]],
                 first.name == "x" or split_time(first.scope)[1] is not None):
             continue  # only an input x_t: not the initial state, not a weight
         readers.setdefault(src, {}).setdefault((nodes[dst].ghost, found[0]), []).append(dst)
-    feeders: dict[Key, list[Key]] = {}
-    for src, dst in edge_keys:
-        if dst in readers and where[src] is not None:
-            feeders.setdefault(dst, []).append(src)
+    # a layer above reads x_t made from the states of the layer below: dot then draws
+    # the lowest layer on top whenever the upper one has columns (tried), so only the
+    # lines that read the data itself get them
+    upper = {line for src, by_line in readers.items() if any(
+        where[a] is not None for a, b in edge_keys if b == src) for line in by_line}
+    for point, dst in taps.items():
+        found = where[dst]
+        if found is not None and (nodes[dst].ghost, found[0]) not in upper:
+            join(point, dst)
     for src, by_line in readers.items():
         steps = {where[d][1] for ds in by_line.values() for d in ds}  # type: ignore[index]
-        if len(steps) != 1:
-            continue  # an input read by several steps (h_0 of a truncated chunk): free
+        if len(steps) != 1 or set(by_line) & upper:
+            continue  # an input read by several steps, or by a layer above: free
         for ds in by_line.values():
             join(src, ds[0])
-        # the input of a layer above, x_t, fed by h_t of step t below: h_t -> x_t is a
-        # vertical line up, so the layers stand one above the other, step over step
-        below = feeders.get(src, [])
-        if below and {where[b][1] for b in below} == steps:  # type: ignore[index]
-            for b in below:
-                join(src, b)
     sets: dict[Any, list[Any]] = {}
     for a in list(parent):
         sets.setdefault(find(a), []).append(a)
@@ -347,11 +343,27 @@ def between_layers(nodes: dict[Key, NodeSpec],
     return hubs, bypass
 
 
-def edge_ends(src: Key, dst: Key, nodes: dict[Key, NodeSpec]) -> tuple[Key, Key, bool]:
+def backward_lines(nodes: dict[Key, NodeSpec],
+                   edge_keys: list[tuple[Key, Key]]) -> set[tuple[bool, Line]]:
+    """The lines whose recurrence runs from step t+1 to step t (a bwd direction)."""
+    found = set()
+    for src, dst in edge_keys:
+        a, b = _time_key(nodes[src]), _time_key(nodes[dst])
+        if a is not None and b is not None and a[0] == b[0] and a[1] > b[1]:
+            found.add(a[0])
+    return found
+
+
+def edge_ends(src: Key, dst: Key, nodes: dict[Key, NodeSpec],
+              backward: set[tuple[bool, Line]] | None = None) -> tuple[Key, Key, bool]:
     """Edges that go back in t (the bwd direction: h_{t+1} -> h_t) are drawn reversed
-    with dir=back, so every layer's time clusters line up as t = 1, 2, ..., T."""
+    with dir=back, so every layer's time clusters line up as t = 1, 2, ..., T; so are the
+    edges inside the steps of such a line (``backward``), so that its steps read right to
+    left, h_{t+1} -> [cell_t -> h_t], each step a mirror image of a forward one, the two
+    directions' cells in the same columns and every recurrence edge short."""
     a, b = _time_key(nodes[src]), _time_key(nodes[dst])
-    if a is not None and b is not None and a[0] == b[0] and a[1] > b[1]:
+    if a is not None and b is not None and a[0] == b[0] and (
+            a[1] > b[1] or (a[1] == b[1] and a[0] in (backward or set()))):
         return dst, src, True
     return src, dst, False
 

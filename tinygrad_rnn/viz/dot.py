@@ -225,6 +225,11 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
         attrs = edge_attrs(e, edge_norm[(src, dst)], colours, heated, text)
         if (src, dst) in tapped:
             bus, i = tapped[(src, dst)]
+            if "label" in attrs:
+                # a tap stands in its step's column (a flat edge): a label would make dot
+                # add a rank for it and push the step out of the row; an xlabel is placed
+                # after the layout
+                attrs["xlabel"] = attrs.pop("label")
             graph.edge(bus.points[i], ids[dst], weight="10", **attrs)  # the tap into step t
             continue
         if src in straight and dst in straight:

@@ -165,7 +165,7 @@ def spine(nodes: dict[Key, NodeSpec], edge_keys: list[tuple[Key, Key]]) -> set[K
                 k for k in by_t[t] if nodes[k].kind in ("cell", "elided")]
             if not found:
                 continue
-            state = min(found, key=lambda k: (outside.get(k, 0), list(nodes).index(k)))
+            state = min(found, key=lambda k: (-outside.get(k, 0), list(nodes).index(k)))
             # breadth-first backwards from the state, inside the step, to the nearest
             # node fed by another step (the recurrence), else fed from outside the step
             back: dict[Key, Key | None] = {state: None}

@@ -62,7 +62,7 @@ def step_columns(svg):
 # ---- layout, measured on the rendered picture ---------------------------------------------
 
 
-# every size with the system dot; two with the wasm Graphviz (each run compiles its module)
+# every size with the system dot; two with the wasm Graphviz (the same program)
 SLIDE_CASES = [pytest.param(b.values[0], T, marks=b.marks) for b in BACKENDS for T in (3, 6, 12)
                if not (b.values[0] == "wasm" and T == 3)]
 

@@ -133,12 +133,13 @@ def spine(nodes: dict[Key, NodeSpec], edge_keys: list[tuple[Key, Key]]) -> set[K
     """The nodes of one straight line through every step of every line: the state that
     the recurrence carries and the shortest way to it through each step.
 
-    The carried state is the node of step t that feeds another step with the fewest uses
-    outside its line (the LSTM's c, which only the next step reads, before h, which the
-    output and the layer above read too). Giving these nodes one ``group`` makes dot keep
-    them on one horizontal line (``rankdir=LR``), so the time clusters stand in one row
-    instead of drifting into a staircase; a chain that forks (cell -> h and cell -> c
-    both on it) cannot be straight, hence one path, not every state."""
+    The carried state is the node of step t that feeds another step with the most uses
+    outside its line (the LSTM's h, which the output and the layer above read, before c,
+    which only the next step reads: c has no pull of its own and sits beside the line).
+    Giving these nodes one ``group`` makes dot keep them on one horizontal line
+    (``rankdir=LR``), so the time clusters stand in one row instead of drifting into a
+    staircase; a chain that forks (cell -> h and cell -> c both on it) cannot be
+    straight, hence one path, not every state."""
     where = {key: line_and_step(spec) for key, spec in nodes.items()}
     into: dict[Key, list[Key]] = {}
     outside: dict[Key, int] = {}
@@ -156,6 +157,8 @@ def spine(nodes: dict[Key, NodeSpec], edge_keys: list[tuple[Key, Key]]) -> set[K
     line: set[Key] = set()
     for by_t in _steps_of(nodes).values():
         in_line = {k for keys in by_t.values() for k in keys}
+        paths: dict[int, tuple[list[Key], dict[Key, Key | None], list[Key]]] = {}
+        recurrent_weights: set[Key] = set()  # the weights the recurrence's entry reads
         for t in sorted(by_t):
             members = set(by_t[t])
             # the last step carries nothing on: its states that nothing in it reads
@@ -178,8 +181,17 @@ def spine(nodes: dict[Key, NodeSpec], edge_keys: list[tuple[Key, Key]]) -> set[K
                 head += 1
             fed = [k for k in queue if any(f in in_line and f not in members
                                            for f in into.get(k, []))]
-            entry = [k for k in queue if not any(f in members for f in into.get(k, []))]
-            step: Key | None = (fed or entry or [state])[0]
+            if fed:
+                recurrent_weights.update(f for f in into.get(fed[0], [])
+                                         if nodes[f].kind == "param")
+            paths[t] = (fed, back, queue)
+        for fed, back, queue in paths.values():
+            # the first step has no recurrence coming in: enter it where the others do,
+            # at the op that reads the same weight (s_0 W_s like s_{t-1} W_s)
+            alike = [k for k in queue if set(into.get(k, [])) & recurrent_weights]
+            entry = [k for k in queue if not any(f in back and f != k
+                                                 for f in into.get(k, []))]
+            step: Key | None = (fed or alike or entry or queue)[0]
             while step is not None:
                 line.add(step)
                 step = back[step]

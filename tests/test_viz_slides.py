@@ -352,3 +352,26 @@ def test_steps_sit_side_by_side_in_one_row(backend, cell, T, layers, bidirection
         by_layer = sorted(heights.items(), key=lambda kv: [p for p in kv[0] if
                                                            p.startswith("layer")])
         assert [h for _, h in by_layer] == sorted(h for _, h in by_layer), by_layer
+
+
+def test_edges_between_layers_carry_the_gradient_heat():
+    """h_t of layer 0 -> x_t of layer 1 is coloured like every other edge: the gradient
+    that reaches h_t back through the layer above, which is x_t's own gradient."""
+    model, loss = lstm(3, layers=2, cell="rnn")
+    source = viz.draw(loss, view="cells", params=model).source
+    nodes = {i: (label, line) for line in source.splitlines()
+             for i, label in NODE.findall(line)}
+    inputs = {i for i, (label, line) in nodes.items()
+              if label.startswith("x\\n") and "|grad|" in line and "1×4" in label}
+    assert len(inputs) == 3, inputs  # x_1, x_2, x_3 of layer 1 (hidden size 4)
+    found = 0
+    for tail, head, attrs in re.findall(r'^\s*(\w+) -> (\w+) \[(.*)\]$', source, re.M):
+        if head not in inputs or "invis" in attrs:
+            continue
+        assert nodes[tail][0].startswith("h\\n"), nodes[tail]
+        assert "#9a9a9a" not in attrs and "tooltip" in attrs, attrs  # not the grey of none
+        edge = float(re.search(r'\|grad\| = ([-+.e\d]+)', attrs).group(1))
+        node = float(re.search(r'\|grad\| = ([-+.e\d]+)', nodes[head][1]).group(1))
+        assert edge == pytest.approx(node, rel=1e-3)
+        found += 1
+    assert found == 3

@@ -50,14 +50,12 @@ from tinygrad_rnn.viz.layout import (
     backward_lines,
     between_layers,
     buses,
-    columns,
     edge_ends,
     emit_clusters,
     line_and_step,
     place_leaves,
-    spine,
-    time_chain,
 )
+from tinygrad_rnn.viz.rows import columns, spine, time_chain
 from tinygrad_rnn.viz.scopes import split_time
 from tinygrad_rnn.viz.style import FONT, FONT_SIZE, SMALL, edge_attrs, node_attrs
 from tinygrad_rnn.viz.views import Key, assign

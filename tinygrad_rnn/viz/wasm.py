@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -61,8 +62,13 @@ class _Worker:
         self.lock = threading.Lock()
         self.process: subprocess.Popen[bytes] | None = None
         self.errors: IO[bytes] | None = None  # the child's stderr (a file: never fills up)
+        self.owner = os.getpid()
 
     def _start(self) -> subprocess.Popen[bytes]:
+        if self.owner != os.getpid():
+            # a forked copy of this process: the worker belongs to the parent; leave its
+            # pipes alone and start one of our own
+            self.process, self.errors, self.owner = None, None, os.getpid()
         if self.process is None or self.process.poll() is not None:
             self.stop()
             self.errors = tempfile.TemporaryFile()

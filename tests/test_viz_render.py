@@ -110,3 +110,59 @@ def test_jupyter_shows_svg_inline(graph):
     bundle = graph._repr_mimebundle_()
     _check_svg(bundle["image/svg+xml"].encode("utf-8"))
     assert graph._repr_svg_() == bundle["image/svg+xml"]
+
+
+# ---- the WebAssembly worker: compiled once per process ---------------------------------
+
+
+wasm_mod = importlib.import_module("tinygrad_rnn.viz.wasm")
+
+
+@needs_wasm
+def test_the_webassembly_graphviz_is_compiled_once_per_process():
+    """One worker serves every layout (it compiled Graphviz once); threads take turns."""
+    import threading
+
+    viz.to_svg("digraph { a -> b }", backend="wasm")
+    worker = wasm_mod._WORKER.process
+    results: list[bytes] = []
+    threads = [threading.Thread(target=lambda i=i: results.append(
+        viz.to_svg(f"digraph {{ a{i} -> b{i} }}", backend="wasm"))) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 4 and all(b"<svg" in r for r in results)
+    assert sorted(r.count(b"a") > 0 for r in results) == [True] * 4
+    assert wasm_mod._WORKER.process is worker and worker.poll() is None
+
+
+@needs_wasm
+def test_a_webassembly_layout_that_overruns_is_stopped_and_the_next_one_runs():
+    model = nn.LSTM(2, 3, rng=0)
+    x = tg.Tensor(np.random.default_rng(0).normal(size=(8, 1, 2)).astype(np.float32))
+    out, _ = model(x)
+    graph = viz.draw((out * out).sum(), view="ops")
+    viz.to_svg("digraph { a -> b }", backend="wasm")
+    before = wasm_mod._WORKER.process
+    with pytest.raises(viz.RenderError, match="did not finish in 0.001 s"):
+        viz.to_svg(graph, backend="wasm", timeout=0.001)
+    assert before.poll() is not None  # the stuck worker was killed
+    assert b"<svg" in viz.to_svg("digraph { a -> b }", backend="wasm")  # a new one runs
+
+
+@needs_wasm
+def test_lstm_ops_view_over_20_steps_lays_out_in_10_s_with_the_pip_only_graphviz():
+    """Issue 11's target, measured from a cold start (the worker compiles Graphviz)."""
+    import time
+
+    model = nn.LSTM(3, 4, rng=0, dtype=np.float64)
+    x = tg.Tensor(np.random.default_rng(0).normal(size=(20, 1, 3)), name="input")
+    out, _ = model(x)
+    loss = (out * out).mean()
+    loss.backward()
+    graph = viz.draw(loss, view="ops", params=model, max_nodes=1000)
+    wasm_mod.stop()
+    start = time.perf_counter()
+    assert b"t=20" in viz.to_svg(graph, backend="wasm")
+    assert time.perf_counter() - start <= 10.0

@@ -62,7 +62,7 @@ def step_columns(svg):
 # ---- layout, measured on the rendered picture ---------------------------------------------
 
 
-# every size with the system dot; two with the wasm Graphviz (each run compiles its module)
+# every size with the system dot; two with the wasm Graphviz (the same program)
 SLIDE_CASES = [pytest.param(b.values[0], T, marks=b.marks) for b in BACKENDS for T in (3, 6, 12)
                if not (b.values[0] == "wasm" and T == 3)]
 
@@ -286,3 +286,92 @@ def test_folded_use_counts_keep_clear_of_the_cluster_captions(backend):
         for cx, cy, csize, text in captions:
             half_width = 0.3 * csize * len(text)  # generous: Helvetica is ~0.55 em a char
             assert abs(y - cy) > max(size, csize) or abs(x - cx) > half_width + size, text
+
+
+# ---- the steps sit in one row ----------------------------------------------------------
+
+
+def step_boxes(graph, backend):
+    """{line: [(t, x-centre, y-centre, height)]} of the time-step clusters, read from the
+    positions dot computed (-Tjson); a line is a layer and direction (the clusters
+    around the step)."""
+    import json
+
+    laid = json.loads(render_mod.layout(graph, "json", backend=backend))
+    parent = {}
+    objects = laid.get("objects", [])
+    for o in objects:
+        for child in o.get("subgraphs", []):
+            parent[child] = o["_gvid"]
+    lines: dict[tuple, list[tuple[int, float, float, float]]] = {}
+    for o in objects:
+        m = re.fullmatch(r"t=(\d+)", o.get("label", ""))
+        if not m or "bb" not in o:
+            continue
+        x0, y0, x1, y1 = map(float, o["bb"].split(","))
+        chain, up = [], parent.get(o["_gvid"])
+        while up is not None:
+            chain.append(objects[up].get("label", ""))
+            up = parent.get(up)
+        lines.setdefault(tuple(chain), []).append(
+            (int(m.group(1)), (x0 + x1) / 2, (y0 + y1) / 2, y1 - y0))
+    return lines
+
+
+# every case with the system dot; one with the wasm Graphviz (the same program, slower)
+ROW_CASES = [pytest.param(b.values[0], *case, marks=b.marks) for b in BACKENDS
+             for case in [("rnn", 6, 1, False), ("gru", 6, 1, False), ("lstm", 4, 1, False),
+                          ("lstm", 6, 1, False), ("gru", 3, 1, True), ("lstm", 3, 2, False)]
+             if b.values[0] == "dot" or case == ("lstm", 6, 1, False)]
+
+
+@pytest.mark.parametrize(("backend", "cell", "T", "layers", "bidirectional"), ROW_CASES)
+def test_steps_sit_side_by_side_in_one_row(backend, cell, T, layers, bidirectional):
+    """Every line of steps (a layer and direction) is one row: the step clusters' centres
+    at one height, t = 1 … T from left to right (also the backward direction, drawn as
+    its mirror image); stacked layers one above the other, layer 0 at the bottom."""
+    model, loss = lstm(T, layers=layers, bidirectional=bidirectional, cell=cell)
+    lines = step_boxes(viz.draw(loss, view="cells", params=model), backend)
+    assert len(lines) == layers * (2 if bidirectional else 1), lines.keys()
+    heights = {}
+    for line, boxes in lines.items():
+        boxes.sort()
+        assert [t for t, *_ in boxes] == list(range(1, T + 1)), (line, boxes)
+        xs = [x for _, x, _, _ in boxes]
+        assert xs == sorted(xs) and len(set(xs)) == T, (line, xs)  # t runs left to right
+        ys = [y for _, _, y, _ in boxes]
+        tallest = max(h for *_, h in boxes)
+        heights[line] = sum(ys) / T
+        if "layer 0" in line:  # one row (the layers above: see below)
+            assert max(ys) - min(ys) <= 0.1 * tallest, (line, ys, tallest)
+        else:
+            # a layer above has no columns of its own (with them, dot stacks layer 0 on
+            # top): its steps stand in time order, each overlapping the row's mid-line
+            assert all(abs(y - heights[line]) < h / 2 for (*_, y, h) in boxes), (line, ys)
+    if layers > 1:  # dot's y grows upwards
+        by_layer = sorted(heights.items(), key=lambda kv: [p for p in kv[0] if
+                                                           p.startswith("layer")])
+        assert [h for _, h in by_layer] == sorted(h for _, h in by_layer), by_layer
+
+
+def test_edges_between_layers_carry_the_gradient_heat():
+    """h_t of layer 0 -> x_t of layer 1 is coloured like every other edge: the gradient
+    that reaches h_t back through the layer above, which is x_t's own gradient."""
+    model, loss = lstm(3, layers=2, cell="rnn")
+    source = viz.draw(loss, view="cells", params=model).source
+    nodes = {i: (label, line) for line in source.splitlines()
+             for i, label in NODE.findall(line)}
+    inputs = {i for i, (label, line) in nodes.items()
+              if label.startswith("x\\n") and "|grad|" in line and "1×4" in label}
+    assert len(inputs) == 3, inputs  # x_1, x_2, x_3 of layer 1 (hidden size 4)
+    found = 0
+    for tail, head, attrs in re.findall(r'^\s*(\w+) -> (\w+) \[(.*)\]$', source, re.M):
+        if head not in inputs or "invis" in attrs:
+            continue
+        assert nodes[tail][0].startswith("h\\n"), nodes[tail]
+        assert "#9a9a9a" not in attrs and "tooltip" in attrs, attrs  # not the grey of none
+        edge = float(re.search(r'\|grad\| = ([-+.e\d]+)', attrs).group(1))
+        node = float(re.search(r'\|grad\| = ([-+.e\d]+)', nodes[head][1]).group(1))
+        assert edge == pytest.approx(node, rel=1e-3)
+        found += 1
+    assert found == 3

@@ -47,19 +47,22 @@ from tinygrad_rnn.viz.labels import SHOWS, Labels, edge_label, node_label
 from tinygrad_rnn.viz.layout import (
     DIRECTIONS,
     Bus,
+    backward_lines,
     between_layers,
     buses,
     edge_ends,
     emit_clusters,
-    is_recurrence,
     line_and_step,
     place_leaves,
-    time_chain,
 )
+from tinygrad_rnn.viz.rows import columns, spine, time_chain
 from tinygrad_rnn.viz.scopes import split_time
 from tinygrad_rnn.viz.style import FONT, FONT_SIZE, SMALL, edge_attrs, node_attrs
 from tinygrad_rnn.viz.views import Key, assign
 
+NSLIMIT_NODES = 150  # above this many nodes, dot's placement is cut short (speed)
+# the line through the steps outweighs what pulls on it (4 bus taps, 2 states each way)
+SPINE_WEIGHT = "10"
 SLIDE_STEPS = 6  # the cells view shows at most this many steps unless told otherwise
 ELIDE_ADVICE = (f"max_steps={SLIDE_STEPS} (the elided view: t = 1, 2, …, T with the middle "
                 f"steps merged into one node)")
@@ -152,8 +155,11 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
     edges = edges_of(drawn, rep, inline, view, ghosts, nodes)
     if view != "folded":  # stacked layers: h_t straight into x_t above (see layout.py)
         hubs, bypass = between_layers(nodes, list(edges))
+        # the gradient on h_t -> x_t above: what reaches h_t back through the plumbing
+        through = {k: Edge(grads=[g for (a, b), e in edges.items() if a == k[0] and b in hubs
+                                  for g in e.grads]) for k in bypass}
         edges = {k: e for k, e in edges.items() if k[0] not in hubs and k[1] not in hubs}
-        edges.update({k: Edge() for k in bypass})
+        edges.update(through)
         nodes = {k: spec for k, spec in nodes.items() if k not in hubs}
     norms = {key: node_norm(spec) for key, spec in nodes.items()}
     edge_norm = {k: e.norm() for k, e in edges.items()}
@@ -163,14 +169,17 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
     info = _labels(drawn, show, style, params, inline)
     info.op_names = view == "ops"
 
-    graph = Graph(name="tinygrad_rnn", graph_attr={
-        "rankdir": DIRECTIONS[direction], "newrank": "true", "nodesep": "0.35",
-        "ranksep": "0.25",
-        # network simplex placing the nodes across ranks is dot's slowest part on an
+    layout = {"rankdir": DIRECTIONS[direction], "newrank": "true", "nodesep": "0.35",
+              "ranksep": "0.25", "fontname": FONT, "fontsize": str(FONT_SIZE + 2),
+              "labelloc": "t", "compound": "true", "bgcolor": "white"}
+    if len(nodes) > NSLIMIT_NODES:
+        # network simplex placing the nodes across ranks is dot's slowest part on a big
         # unrolled graph; 2 x (number of nodes) iterations reach a tidy layout of an LSTM
-        # ops view over 20 steps in ~2.5 s instead of ~11 s (benchmarks/ measures it)
-        "nslimit": "2", "fontname": FONT, "fontsize": str(FONT_SIZE + 2),
-        "labelloc": "t", "compound": "true", "bgcolor": "white"})
+        # ops view over 20 steps in a few seconds instead of ~11 s (benchmarks/ measures
+        # it). Smaller pictures get the full optimum: cut short, it leaves the time steps
+        # drifting off their line.
+        layout["nslimit"] = "2"
+    graph = Graph(name="tinygrad_rnn", graph_attr=layout)
     graph.attr("node", fontname=FONT, fontsize=str(FONT_SIZE))
     graph.attr("edge", fontname=FONT, fontsize=str(SMALL), arrowsize="0.6")
     graph.attr("graph", fontsize=str(FONT_SIZE))
@@ -184,8 +193,8 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
     lines_of = buses(nodes, ids, list(edges))
     root_keys = {rep[r] for r in roots}
     bodies: dict[tuple[str, ...], list[tuple[str, dict[str, str]]]] = {}
-    # the recurrence's way through each step: h_{t-1} -> (ops) -> h_t, kept on one line
-    spine = {dst for src, dst in edges if is_recurrence(nodes[src], nodes[dst])}
+    # one way through each step, h_{t-1} -> (ops) -> h_t, kept on one straight line
+    straight = spine(nodes, list(edges))
     param_lines = {key: node_label(spec, info, None).split("\\n")[0]
                    for key, spec in nodes.items() if spec.kind == "param"}
     for key, spec in nodes.items():
@@ -196,14 +205,17 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
         label = node_label(spec, info, norms[key], sums)
         attrs = node_attrs(spec, label, norms[key], colours, heated, key in root_keys)
         found = line_and_step(spec)
-        if found is not None and (spec.kind in ("state", "cell", "elided") or key in spine):
+        if key in straight and found is not None:
             attrs["group"] = "/".join(found[0]) or "steps"  # the chain on one line
+        if key in lines_of:  # a weight stands at the start of its bus, in line with it
+            attrs["group"] = f"bus {ids[key]}"
         bodies.setdefault(spec.cluster, []).append((ids[key], attrs))
     for bus in lines_of.values():
         bodies.setdefault(nodes[bus.param].cluster, []).extend(
-            (point, dict(BUS_POINT)) for point in bus.points)
+            (point, dict(BUS_POINT, group=f"bus {ids[bus.param]}")) for point in bus.points)
     emit_clusters(graph, bodies, nodes)
 
+    mirrored = backward_lines(nodes, list(edges))
     tapped = {edge: (bus, i) for bus in lines_of.values() for i, edge in enumerate(bus.taps)}
     for (src, dst), e in edges.items():
         text = edge_label(e, edge_norm[(src, dst)], src == dst, nodes[src].kind == "param",
@@ -211,19 +223,34 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
         attrs = edge_attrs(e, edge_norm[(src, dst)], colours, heated, text)
         if (src, dst) in tapped:
             bus, i = tapped[(src, dst)]
+            if "label" in attrs:
+                # a tap stands in its step's column (a flat edge): a label would make dot
+                # add a rank for it and push the step out of the row; an xlabel is placed
+                # after the layout
+                attrs["xlabel"] = attrs.pop("label")
             graph.edge(bus.points[i], ids[dst], weight="10", **attrs)  # the tap into step t
             continue
-        if nodes[src].kind in ("state", "cell", "elided") \
+        if src in straight and dst in straight:
+            attrs["weight"] = SPINE_WEIGHT  # the line through the steps: straight
+        elif nodes[src].kind in ("state", "cell", "elided") \
                 and nodes[dst].kind in ("state", "cell", "elided"):
             attrs["weight"] = "4"  # pull the recurrence h_1 -> h_2 -> ... straight
-        tail, head, reverse = edge_ends(src, dst, nodes)
+        tail, head, reverse = edge_ends(src, dst, nodes, mirrored)
         if reverse:
             attrs["dir"] = "back"
         graph.edge(ids[tail], ids[head], **attrs)
     for bus in lines_of.values():
         _emit_bus(graph, bus, edges, ids[bus.param], colours, heated)
-    for a, b in time_chain(nodes, list(edges)):
-        graph.edge(ids[a], ids[b], style="invis")
+    taps = {point: dst for bus in lines_of.values()
+            for point, (_, dst) in zip(bus.points, bus.taps, strict=True)}
+    for members in columns(nodes, list(edges), taps):
+        with graph.subgraph() as column:
+            column.attr(rank="same")
+            for member in members:
+                column.node(ids.get(member, member))
+    for a, b in time_chain(nodes, list(edges), taps):
+        # weight 0: these order the ranks and must not pull nodes out of line
+        graph.edge(ids.get(a, a), ids.get(b, b), style="invis", weight="0")
     return graph
 
 

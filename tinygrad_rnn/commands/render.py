@@ -245,10 +245,13 @@ def _walk(args: argparse.Namespace) -> int:
     model, loss, _keep = build(args)
     try:
         page = viz.walk(loss, params=model, view=args.view, max_nodes=args.max_nodes,
-                        direction=args.direction, title=args.title or _title(args))
+                        direction=args.direction, title=args.title or _title(args),
+                        notation=args.notation, scale=args.scale_range,
+                        max_steps=args.max_steps)
     except viz.GraphTooLargeError as e:
         raise CommandError(str(e).replace("max_nodes", "--max-nodes")
                            .replace("view='cells'", "--view cells")
+                           .replace("max_steps=", "--max-steps ")
                            .replace("fewer steps", "fewer --steps")) from e
     except viz.RenderError as e:
         raise CommandError(str(e)) from e
@@ -256,5 +259,7 @@ def _walk(args: argparse.Namespace) -> int:
         path = page.save(args.output)
     except OSError as e:
         raise CommandError(f"cannot write {args.output!r}: {e.strerror or e}") from e
-    print(f"wrote {path} ({len(page.steps)} steps of the backward walk, {args.view} view)")
+    every = ", every time step drawn" if args.view == "cells" and not args.max_steps else ""
+    print(f"wrote {path} ({len(page.steps)} steps of the backward walk, {args.view} view"
+          f"{every})")
     return 0

@@ -259,6 +259,56 @@ def test_cli_walks_stacked_long_elided_and_truncated_graphs(tmp_path, options):
         assert w["terms"] and w["terms"][-1][2] == pytest.approx(w["grad"], rel=1e-9)
 
 
+def _ticks(text: str) -> list[float]:
+    """The numbers on the colour bar of the page's picture."""
+    svg = text[text.index("<svg"):text.index("</svg>")]
+    words = [html.unescape(w) for w in re.findall(r">([^<>]*)</text>", svg)]
+    ticks = []
+    for word in words[words.index("no grad") + 1:]:
+        try:
+            ticks.append(float(word))
+        except ValueError:
+            break
+    return ticks
+
+
+def test_notation_and_scale_reach_the_picture():
+    model, loss = _unrolled(steps=3)
+    page = viz.walk(loss, params=model, view="cells", notation="lecture", scale=(1e-4, 1))
+    assert "W_s" in page.html and "W_x" in page.html
+    assert _ticks(page.html) == pytest.approx([1e-4, 1e-3, 1e-2, 1e-1, 1.0])
+    model, loss = _unrolled(steps=3)
+    page = viz.walk(loss, params=model, view="cells")
+    assert "W_s" not in page.html and "weight_hh_l0" in page.html
+    assert _ticks(page.html) != pytest.approx([1e-4, 1e-3, 1e-2, 1e-1, 1.0])
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"scale": (1.0, 1.0)}, "walk: scale needs 0 < lo < hi"),
+    ({"scale": (1e-3, float("inf"))}, "walk: scale must be finite"),
+    ({"notation": "coursera"}, "walk: notation must be one of"),
+    ({"max_steps": 2}, "walk: max_steps must be an int >= 4"),
+])
+def test_bad_notation_scale_or_max_steps_is_refused_before_any_work(options, message):
+    model, loss = _unrolled(steps=2)
+    with pytest.raises(ValueError, match=re.escape(message)) as err:
+        viz.walk(loss, params=model, **options)
+    assert "\n" not in str(err.value)
+    assert loss.grad is None
+
+
+def test_cli_passes_notation_and_scale_to_the_page(tmp_path):
+    out = tmp_path / "lect.html"
+    done = _render("--cell", "rnn", "--steps", "3", "--notation", "lecture", "--scale",
+                   "1e-4:1", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    text = out.read_text(encoding="utf-8")
+    assert "W_s" in text
+    assert _ticks(text) == pytest.approx([1e-4, 1e-3, 1e-2, 1e-1, 1.0])
+    done = _render("--cell", "rnn", "--steps", "3", "--scale", "1:1", "-o", str(out))
+    assert done.returncode == 2 and "--scale needs 0 < LO < HI" in done.stderr
+
+
 def test_the_webassembly_graphviz_draws_the_same_page(monkeypatch):
     if "wasm" not in viz.available_backends():
         pytest.skip("WebAssembly Graphviz not installed")

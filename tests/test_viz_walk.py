@@ -207,6 +207,24 @@ def test_too_big_is_one_line_naming_the_option():
     viz.walk(loss, params=model, view="cells", max_nodes=40)  # the advice works
 
 
+@pytest.mark.parametrize("view", ["cells", "folded"])
+def test_too_big_advice_applies_to_the_view_asked_for(view):
+    model, loss = _unrolled(nn.LSTM, steps=12)
+    small = 8 if view == "cells" else 4
+    with pytest.raises(viz.GraphTooLargeError) as err:
+        viz.walk(loss, params=model, view=view, max_nodes=small)
+    message = str(err.value)
+    assert "\n" not in message and f"max_nodes={small}" in message
+    assert f"view='{view}'" not in message.split(";", 1)[1]  # not the view it already is
+    assert "fewer steps" in message and loss.grad is None
+    if view == "cells":  # each piece of advice it gives draws a smaller, walkable page
+        assert "max_steps=6" in message and "view='folded'" in message
+        for options in ({"max_steps": 6}, {"view": "folded"}):
+            model, loss = _unrolled(nn.LSTM, steps=12)
+            page = viz.walk(loss, params=model, **{"view": "cells", **options})
+            assert len(page.steps) > 12
+
+
 def test_walk_refuses_a_graph_already_walked():
     model, loss = _unrolled()
     loss.backward()
@@ -231,6 +249,12 @@ def test_cli_writes_the_page_and_refuses_too_big(tmp_path):
     assert done.returncode == 2
     assert "--max-nodes=30" in done.stderr and "--view cells" in done.stderr
     assert not (tmp_path / "big.html").exists()
+    done = _render("--cell", "lstm", "--steps", "200", "--view", "cells", "-o",
+                   str(tmp_path / "big.html"))
+    assert done.returncode == 2 and "\n" not in done.stderr.strip()
+    assert "--view cells" not in done.stderr  # it is the cells view already
+    for advice in ("fewer --steps", "--max-nodes=300", "--max-steps 6", "--view folded"):
+        assert advice in done.stderr
 
 
 def _render(*args):

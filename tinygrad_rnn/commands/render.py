@@ -252,6 +252,7 @@ def _walk(args: argparse.Namespace) -> int:
         raise CommandError(str(e).replace("max_nodes", "--max-nodes")
                            .replace("view='cells'", "--view cells")
                            .replace("max_steps=", "--max-steps ")
+                           .replace("view='folded'", "--view folded")
                            .replace("fewer steps", "fewer --steps")) from e
     except viz.RenderError as e:
         raise CommandError(str(e)) from e

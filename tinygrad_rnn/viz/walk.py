@@ -154,7 +154,8 @@ def walk(loss: Tensor, *, params: Any = None, view: str = "ops", max_nodes: int 
 
 def _too_big(message: str, view: str, max_nodes: int, max_steps: int | None) -> str:
     """Advice that applies to the walk page: fewer steps, max_nodes, and the smaller
-    pictures the walk still plays (the cells view, the elided steps)."""
+    pictures the walk still plays (the cells view, the elided steps, the folded view) --
+    never the view it is already drawing."""
     found = re.search(r"(\d+) nodes", message)
     count = f"{found.group(1)} nodes" if found else "too many nodes"
     ways = ["walk fewer steps (or truncated BPTT)"]
@@ -163,6 +164,8 @@ def _too_big(message: str, view: str, max_nodes: int, max_steps: int | None) -> 
     if view != "folded" and max_steps is None:
         ways.append(f"use max_steps={SLIDE_STEPS} (the middle steps merged into one node, "
                     f"lit for each of their visits)")
+    if view != "folded":
+        ways.append("use view='folded' (one node per cell, lit at every step)")
     ways.append("or raise max_nodes")
     return (f"walk: the '{view}' view has {count}, more than max_nodes={max_nodes}; "
             + ", ".join(ways))

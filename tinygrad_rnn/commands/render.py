@@ -59,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-steps", type=int, default=None, metavar="N",
                         help="draw t = 1, t = 2, …, t = T with the middle elided when a layer "
                              "has more than N steps (default: 6 in the cells view, all "
-                             "steps in the others)")
+                             "steps in the others and in a .html walk page)")
     parser.add_argument("--no-backward", action="store_true",
                         help="draw the forward graph only (no gradient heat)")
     parser.add_argument("--max-nodes", type=int, default=300,

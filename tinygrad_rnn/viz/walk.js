@@ -98,7 +98,14 @@
     for (const g of edges.values()) g.classList.remove("passing");
     if (step) {
       for (const send of step.sends) {
-        if (send.node === null || step.node === null) continue;  // not drawn
+        if (step.node === null) continue;  // plumbing between layers: not drawn
+        if (send.node === null) {
+          // x_t of a layer above passes to that plumbing, drawn as edges h_t -> x_t
+          for (const [title, g] of edges) {
+            if (title.endsWith("->" + step.node)) g.classList.add("passing");
+          }
+          continue;
+        }
         for (const edge of pathBetween(send.node, step.node)) edge.classList.add("passing");
       }
       const current = nodes.get(step.node);

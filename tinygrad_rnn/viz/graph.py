@@ -37,6 +37,9 @@ class Graph(graphviz.Digraph):
                              f"got {backend!r}")
         super().__init__(*args, **kwargs)
         self.backend = backend
+        # viz.draw fills it: each drawn tensor -> the Graphviz name of its node ("n7");
+        # tensors left out of the picture (inline constants, plumbing) are absent
+        self.node_of: dict[Any, str] = {}
 
     def _copy_kwargs(self, **kwargs: Any) -> dict[str, Any]:
         # copy() and subgraph() build new instances from these

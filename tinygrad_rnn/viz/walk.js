@@ -37,6 +37,27 @@
     return edges.get(a + "->" + b) || edges.get(b + "->" + a);
   }
 
+  // A weight used in several steps reaches them through its bus: W -> W_bus1 -> W_bus2 ->
+  // … under the steps, with a tap W_busK -> (the op of step K). A term passing to W
+  // travels that tap and the bus segments back to W.
+  const taps = new Map();  // "W|node" -> K
+  for (const title of edges.keys()) {
+    const found = /^(n\d+)_bus(\d+)->(n\d+)$/.exec(title);
+    if (found) taps.set(found[1] + "|" + found[3], Number(found[2]));
+  }
+  function pathBetween(weight, node) {
+    const direct = edgeBetween(weight, node);
+    if (direct) return [direct];
+    const k = taps.get(weight + "|" + node);
+    if (k === undefined) return [];
+    const path = [edges.get(`${weight}_bus${k}->${node}`)];
+    for (let i = k; i >= 1; i--) {
+      const tail = i === 1 ? weight : `${weight}_bus${i - 1}`;
+      path.push(edges.get(`${tail}->${weight}_bus${i}`));
+    }
+    return path.filter(Boolean);
+  }
+
   function describe(step, at) {
     const box = $("visit");
     box.textContent = "";
@@ -46,6 +67,10 @@
     }
     line(box, `Visit ${at}: ${step.label}`, "title");
     if (step.scope) line(box, `scope ${step.scope}`, "scope");
+    if (step.node === null) {
+      line(box, "plumbing between stacked layers, not drawn: the picture joins each h_t " +
+           "straight to the input x_t of the layer above", "scope");
+    }
     line(box, `receives |∂L/∂·| = ${number(step.norm)}   (${shape(step.shape)})`);
     if (!step.sends.length) {
       line(box, "a leaf: its gradient is complete and stays in .grad");
@@ -73,8 +98,15 @@
     for (const g of edges.values()) g.classList.remove("passing");
     if (step) {
       for (const send of step.sends) {
-        const edge = edgeBetween(send.node, step.node);
-        if (edge) edge.classList.add("passing");
+        if (step.node === null) continue;  // plumbing between layers: not drawn
+        if (send.node === null) {
+          // x_t of a layer above passes to that plumbing, drawn as edges h_t -> x_t
+          for (const [title, g] of edges) {
+            if (title.endsWith("->" + step.node)) g.classList.add("passing");
+          }
+          continue;
+        }
+        for (const edge of pathBetween(send.node, step.node)) edge.classList.add("passing");
       }
       const current = nodes.get(step.node);
       if (current && !$("picture").classList.contains("fit")) {

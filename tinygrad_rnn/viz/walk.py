@@ -29,7 +29,6 @@ import json
 import re
 from dataclasses import dataclass, field
 from importlib import resources
-from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -38,17 +37,16 @@ import numpy as np
 from tinygrad_rnn.engine import topological_order, unbroadcast
 from tinygrad_rnn.files import atomic_write
 from tinygrad_rnn.tensor import Tensor
-from tinygrad_rnn.viz.collect import is_inline_constant, param_names
-from tinygrad_rnn.viz.dot import GraphTooLargeError, draw
+from tinygrad_rnn.viz.collect import param_names
+from tinygrad_rnn.viz.dot import SLIDE_STEPS, GraphTooLargeError, draw
 from tinygrad_rnn.viz.render import to_svg
-from tinygrad_rnn.viz.views import assign
 
 
 @dataclass
 class Send:
     """What a visit passes on to one input: the vector-Jacobian product."""
 
-    node: str  # the input's drawn node (its Graphviz name)
+    node: str | None  # the input's drawn node (its Graphviz name); None: not drawn
     label: str
     norm: float | None  # None when the op's backward could not be replayed
     shape: tuple[int, ...]
@@ -58,7 +56,7 @@ class Send:
 class Step:
     """One visit of the walk: the tensor, the gradient it received, what it passed on."""
 
-    node: str  # the drawn node the tensor belongs to
+    node: str | None  # the drawn node the tensor belongs to; None: not drawn
     label: str
     scope: str
     norm: float  # ‖∂L/∂tensor‖
@@ -106,17 +104,22 @@ class Walk:
 
 def walk(loss: Tensor, *, params: Any = None, view: str = "ops", max_nodes: int = 300,
          direction: str = "lr", title: str | None = None, backend: str = "auto",
-         timeout: float = 120.0) -> Walk:
+         timeout: float = 120.0, notation: str = "pytorch",
+         scale: tuple[float, float] | None = None, max_steps: int | None = None) -> Walk:
     """Run ``loss.backward(contributions=True)`` and return the page that replays it.
 
     Args:
         loss: a one-element tensor whose graph has not been walked yet (no ``.grad`` on
             anything it depends on: zero the gradients first, e.g. ``model.zero_grad()``).
         params: a ``Module`` or (name, tensor) pairs naming the weights.
-        view: "ops" (a node per tensor) or "cells" (a node per cell and step; several
-            visits then light up the same node).
+        view: "ops" (a node per tensor), "cells" (a node per cell and step; several
+            visits then light up the same node) or "folded" (one node per cell).
         max_nodes: the largest picture laid out; beyond it a ``GraphTooLargeError``.
-        direction, title: as in ``viz.draw``; backend, timeout: as in ``viz.to_svg``.
+        max_steps: None (default): every step is drawn, so every visit has a node of its
+            own time step. An int >= 4: as in ``viz.draw``, the middle steps are merged into
+            one "…" node, which lights up for each visit of a tensor it stands for.
+        direction, title, notation, scale: as in ``viz.draw``; backend, timeout: as in
+            ``viz.to_svg``.
     """
     if not isinstance(loss, Tensor) or loss.data.size != 1:
         raise TypeError("walk: loss must be a one-element Tensor (reduce it with .sum() or "
@@ -127,36 +130,45 @@ def walk(loss: Tensor, *, params: Any = None, view: str = "ops", max_nodes: int 
         raise ValueError(f"walk: it runs loss.backward() itself, but "
                          f"{already.name or 'a tensor of the graph'} already has a .grad; "
                          f"call walk before backward, on fresh gradients (model.zero_grad())")
-    node_of, count = _node_names(loss, view)
-    if count > max_nodes:
-        raise GraphTooLargeError(
-            f"walk: the '{view}' view has {count} nodes, more than max_nodes={max_nodes}; "
-            f"walk fewer steps, use view='cells', or raise max_nodes")
+    options: dict[str, Any] = dict(
+        view=view, direction=direction, max_nodes=max_nodes, too_big="error", title=title,
+        params=params, cutoff=False, notation=notation, scale=scale, max_steps=max_steps)
+    try:
+        # drawn before backward too: the size and the options are refused before any work
+        draw(loss, **options)
+    except GraphTooLargeError as e:
+        raise GraphTooLargeError(_too_big(str(e), view, max_nodes, max_steps)) from None
+    except ValueError as e:  # the same checks and messages as viz.draw
+        raise ValueError(str(e).replace("draw:", "walk:", 1)) from None
 
     loss.backward(contributions=True)
+    graph = draw(loss, **options)
+    # each tensor lights the node draw drew it as (its step's, the elided "…" node, or
+    # none for the plumbing between stacked layers, which is not drawn)
     names = param_names(params)
     visits = [t for t in order if t.grad is not None]
-    steps, weights = _replay(visits, node_of, names)
-
-    graph = draw(loss, view=view, direction=direction, max_nodes=max_nodes, too_big="error",
-                 title=title, params=params, cutoff=False)
-    drawn = set(re.findall(r"^\s*(n\d+) \[", graph.source, re.MULTILINE))
-    if drawn != set(node_of.values()):
-        raise RuntimeError("walk: viz.draw named its nodes differently from walk's mapping "
-                           "(walk.py _node_names must follow dot.py's numbering)")
+    steps, weights = _replay(visits, graph.node_of, names)
     svg = to_svg(graph, backend=backend, timeout=timeout).decode("utf-8")
     return Walk(_page(svg[svg.index("<svg"):], steps, weights, title), steps, weights)
 
 
-def _node_names(loss: Tensor, view: str) -> tuple[dict[Tensor, str], int]:
-    """The Graphviz name ("n7") of the node each tensor is drawn as, numbered as
-    ``viz.draw`` numbers them (creation order, inline constants left out), and the number
-    of nodes."""
-    tensors = sorted(topological_order(loss, all_inputs=True), key=attrgetter("_id"))
-    shown = [t for t in tensors if t is loss or not is_inline_constant(t)]
-    rep, nodes = assign(shown, view, {loss}, set())
-    ids = {key: f"n{i}" for i, key in enumerate(nodes, start=1)}
-    return {t: ids[rep[t]] for t in shown}, len(nodes)
+def _too_big(message: str, view: str, max_nodes: int, max_steps: int | None) -> str:
+    """Advice that applies to the walk page: fewer steps, max_nodes, and the smaller
+    pictures the walk still plays (the cells view, the elided steps, the folded view) --
+    never the view it is already drawing."""
+    found = re.search(r"(\d+) nodes", message)
+    count = f"{found.group(1)} nodes" if found else "too many nodes"
+    ways = ["walk fewer steps (or truncated BPTT)"]
+    if view == "ops":
+        ways.append("use view='cells'")
+    if view != "folded" and max_steps is None:
+        ways.append(f"use max_steps={SLIDE_STEPS} (the middle steps merged into one node, "
+                    f"lit for each of their visits)")
+    if view != "folded":
+        ways.append("use view='folded' (one node per cell, lit at every step)")
+    ways.append("or raise max_nodes")
+    return (f"walk: the '{view}' view has {count}, more than max_nodes={max_nodes}; "
+            + ", ".join(ways))
 
 
 def _replay(visits: list[Tensor], node_of: dict[Tensor, str],
@@ -172,7 +184,7 @@ def _replay(visits: list[Tensor], node_of: dict[Tensor, str],
     steps = []
     for k, v in enumerate(visits, start=1):
         grad = np.asarray(v.grad)
-        step = Step(node_of[v], _label(v, names), v.scope, _norm(grad), grad.shape)
+        step = Step(node_of.get(v), _label(v, names), v.scope, _norm(grad), grad.shape)
         steps.append(step)
         fn = v.grad_fn
         if fn is None:
@@ -185,7 +197,7 @@ def _replay(visits: list[Tensor], node_of: dict[Tensor, str],
             if u.grad_fn is not None:
                 norm = _norm(unbroadcast(np.asarray(g), u.shape)) if g is not None \
                     else None
-                step.sends.append(Send(node_of[u], _label(u, names), norm, u.shape))
+                step.sends.append(Send(node_of.get(u), _label(u, names), norm, u.shape))
                 continue
             term = pending[u].pop(0) if pending[u] else None
             if term is None or (term.scope, term.op) != (fn.scope, fn.name):

@@ -396,6 +396,8 @@ def _pair(t: Tensor, other: Any, op: str) -> tuple[Tensor, Tensor]:
         except TypeError as e:  # "a + 'x'": name the op and both operands
             raise TypeError(f"{op}: cannot combine a Tensor of shape {t.shape} and dtype "
                             f"{t.dtype} with {e}") from None
+    if t.data.dtype is other.data.dtype:  # the common case: nothing to promote
+        return t, other
     kind, other_kind = t.data.dtype.kind, other.data.dtype.kind
     if kind != "f" and other_kind == "f":
         return _cast(t, other.data.dtype), other

@@ -98,7 +98,8 @@ class Function:
         # backward): make them read-only, so a later write into them is refused instead
         # of silently changing the gradients (docs/dtypes-and-inplace.md). An op's
         # output is locked when it is made; a leaf when a recorded op first uses it.
-        out.setflags(False)  # (positional: with write=False the call is ~5x slower)
+        # (positional: setflags(write=False) is ~5x slower; the stubs want a keyword)
+        out.setflags(False)  # type: ignore[call-arg]
         for t in args:
             if t.grad_fn is None and t.data.flags.writeable:
                 lock(t.data)
@@ -121,10 +122,10 @@ def lock(array: np.ndarray) -> None:
     A step's ``x[t]`` is a view of the sequence x: locking only the view would let
     ``x.data[...] = ...`` change what the op saved. (Views taken *before* this call keep
     their own flag and stay writable: that hole is documented.)"""
-    array.setflags(False)
+    array.setflags(False)  # type: ignore[call-arg]
     base = array.base
     if type(base) is np.ndarray and base.flags.writeable:
-        base.setflags(False)
+        base.setflags(False)  # type: ignore[call-arg]
 
 
 def _forward_error(cls: type, args: tuple[Tensor, ...], e: Exception) -> Exception:

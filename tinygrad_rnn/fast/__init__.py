@@ -96,7 +96,7 @@ def add(a: Any, b: Any) -> Any:
     return grads.add(a, b) if STATE.fast else a + b
 
 
-_CONSTANTS: dict[tuple[Any, np.dtype], Any] = {}
+_CONSTANTS: dict[tuple[Any, np.dtype | None], Any] = {}
 
 
 def constant(value: Any, dtype: np.dtype | None, make: Callable[..., Any]) -> Any:

@@ -41,8 +41,7 @@ class _State(threading.local):
         self.anomaly = False  # detect_anomaly(): check every op's values (anomaly.py)
         self.anomaly_forward = self.anomaly_backward = True  # ... in these phases
         self.fast = FAST_DEFAULT  # the speed machinery of fast/ is used
-        self.scopes: list[str] = []
-        self.path = ""  # "/".join(scopes), cached because every new tensor reads it
+        self.path = ""  # the open scopes joined by "/" (every new tensor reads it)
 
 
 STATE = _State()
@@ -101,13 +100,12 @@ class scope:  # noqa: N801 (used like a function: ``with scope("t=3"):``)
         self.previous = ""
 
     def __enter__(self) -> str:
+        # (each STATE access looks up this thread's copy: read and write the path once)
         self.previous = previous = STATE.path
-        STATE.scopes.append(self.name)
-        STATE.path = f"{previous}/{self.name}" if previous else self.name
-        return STATE.path
+        path = STATE.path = f"{previous}/{self.name}" if previous else self.name
+        return path
 
     def __exit__(self, *exc: object) -> None:
-        STATE.scopes.pop()
         STATE.path = self.previous
 
 

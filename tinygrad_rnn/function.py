@@ -26,7 +26,7 @@ cheaper rule for the op: see ``fast/``.)
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -44,14 +44,17 @@ class Function:
 
     Attributes set by ``apply`` when the op is recorded:
         inputs:     the input tensors (constants were wrapped as non-grad tensors)
-        needs_grad: one bool per input; ``backward`` may skip the others (return None).
-                (Read-only: ops with the same pattern share one list.)
+        needs_grad: one bool per input (a tuple); ``backward`` may skip the others
+                (return None for them)
         scope:      the scope path open when the op ran ("layer0/fwd/t=3")
     """
 
     inputs: tuple[Tensor, ...]
-    needs_grad: list[bool] = []  # noqa: RUF012 (read-only: lists are shared between ops)
+    needs_grad: tuple[bool, ...] = ()
     scope: str = ""
+    # True on the ops for which the fast path has a cheaper forward (set by fast/rules.py
+    # as it registers them): ``apply`` calls those through the seam, ``fast.forward``.
+    fast_forward: ClassVar[bool] = False
 
     def forward(self, *arrays: Any, **kwargs: Any) -> np.ndarray:
         raise NotImplementedError
@@ -70,8 +73,8 @@ class Function:
         Python scalars and NumPy arrays are constants: they are not differentiated and take
         the floating dtype of the first tensor argument, so ``x * 2`` stays float32.
         """
-        arrays: list[np.ndarray] = []
-        needs: list[bool] = []
+        arrays = []
+        needs = []  # which inputs require grad
         for a in args:  # a plain loop: this is the hottest code in the library
             if not isinstance(a, Tensor):  # a constant (the operators wrap their own)
                 return cls.apply(*_wrap_constants(args, cls.__name__), **kwargs)
@@ -79,49 +82,59 @@ class Function:
             needs.append(a.requires_grad)
         fn = cls()
         try:
-            out = fast.forward(fn, arrays, kwargs)
+            if cls.fast_forward:  # the fast path may have a cheaper rule (fast/rules.py)
+                out = fast.forward(fn, arrays, kwargs)
+            else:
+                out = fn.forward(*arrays, **kwargs)
         except ShapeError:
             raise
         except (ValueError, IndexError, TypeError) as e:  # NumPy's message, plus the op's
-            shapes = ", ".join(str(t.shape) for t in args)
-            dtypes = ", ".join(str(t.dtype) for t in args)
-            error = IndexError if isinstance(e, IndexError) else \
-                TypeError if isinstance(e, TypeError) else ShapeError  # (bool - bool: TypeError)
-            raise error(f"{cls.__name__}: {e} (input shapes {shapes}; dtypes {dtypes})") from e
+            raise _forward_error(cls, args, e) from e
         if type(out) is not np.ndarray:  # a NumPy scalar, or a user op's list
             out = np.asarray(out)
-        if STATE.grad_enabled and True in needs:
-            # The graph now holds the inputs' and the output's arrays (ops save them for
-            # backward): make them read-only, so a later write into them is refused instead
-            # of silently changing the gradients (docs/dtypes-and-inplace.md). An op's
-            # output is locked when it is made; a leaf when a recorded op first uses it.
-            for t in args:
-                if t.grad_fn is None and t.data.flags.writeable:
-                    read_only(t.data)
-            read_only(out)
-            # one shared list per pattern, (True,), (True, False), ...: a list per op would
-            # be one more object for the cyclic garbage collector to track
-            fn.needs_grad = _NEEDS.setdefault(tuple(needs), needs)
-            fn.inputs = args
-            out_tensor = Tensor._make(out, True, fn)
-            fn.scope = out_tensor.scope  # the scope path open now
-            return out_tensor
-        return Tensor._make(out, False, None)
+        if True not in needs or not STATE.grad_enabled:
+            return Tensor._make(out, False, None)  # nothing to differentiate: not recorded
+        # The graph now holds the inputs' and the output's arrays (ops save them for
+        # backward): make them read-only, so a later write into them is refused instead
+        # of silently changing the gradients (docs/dtypes-and-inplace.md). An op's
+        # output is locked when it is made; a leaf when a recorded op first uses it.
+        # (positional: setflags(write=False) is ~5x slower; the stubs want a keyword)
+        out.setflags(False)  # type: ignore[call-arg]
+        for t in args:
+            if t.grad_fn is None and t.data.flags.writeable:
+                lock(t.data)
+        # one shared tuple per pattern, (True,), (True, False), ...: fewer objects for the
+        # cyclic garbage collector to track
+        pattern = tuple(needs)
+        fn.needs_grad = _NEEDS.setdefault(pattern, pattern)
+        fn.inputs = args
+        out_tensor = Tensor._make(out, True, fn)
+        fn.scope = out_tensor.scope  # the scope path open now
+        return out_tensor
 
 
-_NEEDS: dict[tuple[bool, ...], list[bool]] = {}
+_NEEDS: dict[tuple[bool, ...], tuple[bool, ...]] = {}
 
 
-def read_only(array: np.ndarray) -> None:
+def lock(array: np.ndarray) -> None:
     """Make ``array`` -- and the array it is a view of -- refuse writes.
 
     A step's ``x[t]`` is a view of the sequence x: locking only the view would let
     ``x.data[...] = ...`` change what the op saved. (Views taken *before* this call keep
     their own flag and stay writable: that hole is documented.)"""
-    array.setflags(write=False)  # (setflags is about twice as fast as .flags.writeable =)
+    array.setflags(False)  # type: ignore[call-arg]
     base = array.base
     if type(base) is np.ndarray and base.flags.writeable:
-        base.setflags(write=False)
+        base.setflags(False)  # type: ignore[call-arg]
+
+
+def _forward_error(cls: type, args: tuple[Tensor, ...], e: Exception) -> Exception:
+    """NumPy's message about the op's inputs, with the op's name, shapes and dtypes."""
+    shapes = ", ".join(str(t.shape) for t in args)
+    dtypes = ", ".join(str(t.dtype) for t in args)
+    error = IndexError if isinstance(e, IndexError) else \
+        TypeError if isinstance(e, TypeError) else ShapeError  # (bool - bool: TypeError)
+    return error(f"{cls.__name__}: {e} (input shapes {shapes}; dtypes {dtypes})")
 
 
 def _wrap_constants(args: tuple[Any, ...], op: str) -> tuple[Tensor, ...]:

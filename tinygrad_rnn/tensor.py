@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_rnn import fast, shaping
+from tinygrad_rnn import fast, pickling, shaping
 from tinygrad_rnn.context import STATE, new_id
 from tinygrad_rnn.tensor_methods import TorchMethods
 
@@ -181,23 +181,9 @@ class Tensor(TorchMethods):
         t._origin = weakref.ref(self)
         return t
 
-    def __getstate__(self) -> dict[str, Any]:
-        """For pickle and ``copy``: the values, not the history.
-
-        Kept: ``data``, ``grad``, ``requires_grad``, ``name``, ``scope`` (and ``freed``).
-        Dropped: the op that made the tensor -- the graph -- so a copy or an unpickled
-        tensor is a leaf (as ``torch`` unpickles one), and copying a 1,000,000-op chain is
-        one array copy, not a recursion through every op; also dropped: ``contributions``
-        and the link to the tensor it was detached from. (A plain dict: pickle protocols 0
-        and 1 cannot read slots by themselves.)"""
-        return {name: getattr(self, name) for name in _KEPT}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        for name, value in state.items():
-            if name in _KEPT:  # (older pickles also hold the graph: not restored)
-                setattr(self, name, value)
-        self.grad_fn = None
-        self._id = new_id()  # a new tensor: numbered after every existing one
+    # copy and pickle keep the values, not the graph (pickling.py)
+    __getstate__ = pickling.getstate
+    __setstate__ = pickling.setstate
 
     def requires_grad_(self, flag: bool = True) -> Tensor:
         if flag and self.data.dtype.kind != "f":
@@ -380,9 +366,6 @@ class Tensor(TorchMethods):
     dim = shaping.dim
 
 
-_KEPT = ("data", "grad", "requires_grad", "name", "scope", "freed")
-
-
 def _pair(t: Tensor, other: Any, op: str) -> tuple[Tensor, Tensor]:
     """The operands of an arithmetic operator as tensors of one dtype.
 
@@ -392,10 +375,12 @@ def _pair(t: Tensor, other: Any, op: str) -> tuple[Tensor, Tensor]:
     Two floating tensors follow NumPy (float32 with float64 gives float64, as in torch)."""
     if not isinstance(other, Tensor):
         try:
-            return t, Tensor._constant(other, t.data.dtype)
+            return t, fast.constant(other, t.data.dtype, Tensor._new_constant)  # _constant
         except TypeError as e:  # "a + 'x'": name the op and both operands
             raise TypeError(f"{op}: cannot combine a Tensor of shape {t.shape} and dtype "
                             f"{t.dtype} with {e}") from None
+    if t.data.dtype is other.data.dtype:  # the common case: nothing to promote
+        return t, other
     kind, other_kind = t.data.dtype.kind, other.data.dtype.kind
     if kind != "f" and other_kind == "f":
         return _cast(t, other.data.dtype), other

@@ -29,8 +29,8 @@ With the fast path on (the default):
   freed memory in the process, so each training iteration reuses the last one's memory
   instead of page-faulting it in again (off with the switch, or on its own with
   ``TINYGRAD_RNN_KEEP_MEMORY=0``; ``allocator.release()`` undoes it);
-* here -- one cached tensor per scalar constant (the 1.0 of ``1 - z``), keyed by dtype
-  and the value's exact bits (so 0.0, -0.0 and NaN are different constants).
+* here -- one cached tensor per scalar constant (the 1.0 of ``1 - z``), keyed by value
+  and dtype (zeros and NaN are not cached: 0.0 == -0.0, and NaN equals nothing).
 
 The switch: ``TINYGRAD_RNN_PLAIN=1`` in the environment (read at import) starts every
 thread with the fast path off; ``with tinygrad_rnn.fast.disabled():`` turns it off for a
@@ -96,22 +96,26 @@ def add(a: Any, b: Any) -> Any:
     return grads.add(a, b) if STATE.fast else a + b
 
 
-_CONSTANTS: dict[tuple[Any, np.dtype], Any] = {}
+_CONSTANTS: dict[tuple[Any, np.dtype | None], Any] = {}
 
 
 def constant(value: Any, dtype: np.dtype | None, make: Callable[..., Any]) -> Any:
     """The constant tensor ``make(value, dtype)`` for a number in an op (``1.0 - z``);
-    fast: one cached tensor per (value bits, dtype) -- constants are never mutated."""
-    if not STATE.fast or (type(value) is not float and type(value) is not int) \
-            or dtype is None or dtype.kind != "f":
+    fast: one cached tensor per (value, floating dtype) -- constants are never mutated.
+    (0.0 == -0.0 and NaN != NaN: zeros and NaN are made anew, never looked up.)"""
+    kind = type(value)
+    if (kind is not float and kind is not int) or not value or value != value \
+            or not STATE.fast:
         return make(value, dtype)
-    # 0.0 == -0.0 and NaN != NaN: those are keyed by their text, the rest by value
-    key = (value if value != 0 and value == value else repr(value), dtype)
+    key = (value, dtype)
     cached = _CONSTANTS.get(key)
     if cached is None:
+        cached = make(value, dtype)
+        if dtype is None or dtype.kind != "f":  # keeps NumPy's own dtype: not shared
+            return cached
         if len(_CONSTANTS) > 1024:
             _CONSTANTS.clear()
-        cached = _CONSTANTS[key] = make(value, dtype)
+        _CONSTANTS[key] = cached
         cached.scope = ""  # shared across scopes, so it belongs to none
     return cached
 

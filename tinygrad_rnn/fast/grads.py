@@ -83,7 +83,9 @@ class SliceGrad:
 
 def to_array(g: Any) -> Any:
     """``g`` written out as an array (arrays and None are returned as they are)."""
-    return g.total() if isinstance(g, ProductGrad | SliceGrad | GradSum) else g
+    if type(g) is np.ndarray or g is None:  # the common case, checked first
+        return g
+    return g.total() if isinstance(g, _UNWRITTEN) else g
 
 
 class GradSum:
@@ -145,6 +147,9 @@ class GradSum:
             self._add_array(self._product(), mine=True)
         assert self.array is not None
         return self.array
+
+
+_UNWRITTEN = (ProductGrad, SliceGrad, GradSum)
 
 
 def add(previous: Any, g: Any) -> GradSum:

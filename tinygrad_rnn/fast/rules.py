@@ -38,6 +38,8 @@ def _rule(table: dict[type, Any], op: Any) -> Callable[..., Any]:
 
     def register(rule: Callable[..., Any]) -> Callable[..., Any]:
         table[op] = (method, rule)
+        if table is FORWARD:
+            op.fast_forward = True  # Function.apply: call it through fast.forward
         return rule
 
     return register

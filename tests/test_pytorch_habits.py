@@ -149,3 +149,31 @@ def test_render_truncated_weight_grad_is_the_drawn_windows_sum():
     loss.backward()  # the last window alone
     for name, p in model.named_parameters():
         np.testing.assert_allclose(got[name], p.grad, rtol=1e-12, err_msg=name)
+
+
+def test_from_numpy_stays_shared_and_writable_through_training():
+    a = np.arange(3.0)
+    w = tg.from_numpy(a).requires_grad_()
+    (w * w).sum().backward()
+    assert np.shares_memory(a, w.data) and a.flags.writeable
+    np.testing.assert_array_equal(w.grad, [0.0, 2.0, 4.0])
+    w.data -= 0.1 * w.grad  # the hand-written SGD step updates the shared array
+    np.testing.assert_allclose(a, [0.0, 0.8, 1.6])
+    a[0] = 5.0  # the torch habit of refilling a from_numpy buffer
+    assert w.data[0] == 5.0
+    # a batch buffer used as input, step slices taken from it: still writable after
+    x = np.ones((4, 2, 3))
+    xt = tg.from_numpy(x)
+    rnn = nn.RNN(3, 5, dtype=np.float64)
+    out, _ = rnn(xt)
+    out.sum().backward()
+    x[...] = 2.0
+    assert (xt.data == 2.0).all()
+    # a tensor made from a copy is protected as before
+    b = np.arange(3.0)
+    v = tg.Tensor(b, requires_grad=True)
+    y = (v * v).sum()
+    with pytest.raises(ValueError, match="read-only"):
+        v.data[0] = 1.0
+    y.backward()
+    assert b.flags.writeable

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn import ops
+from tinygrad_rnn.function import SHARED
 from tinygrad_rnn.rng import get_rng
 from tinygrad_rnn.tensor import Tensor
 
@@ -143,6 +144,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
         raise TypeError(f"from_numpy: expects a numpy.ndarray, got {type(array).__name__}")
     t = Tensor(array[()] if array.ndim == 0 else array[:0])  # the checks, on no data
     t.data = array
+    SHARED[id(array)] = array  # never locked by a graph (function.lock): it stays shared
     return t
 
 

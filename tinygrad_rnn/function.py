@@ -26,6 +26,7 @@ cheaper rule for the op: see ``fast/``.)
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, ClassVar
 
 import numpy as np
@@ -116,14 +117,23 @@ class Function:
 _NEEDS: dict[tuple[bool, ...], tuple[bool, ...]] = {}
 
 
+# id -> array, for the arrays given to ``from_numpy`` (weak: an entry goes with its array)
+SHARED: weakref.WeakValueDictionary[int, np.ndarray] = weakref.WeakValueDictionary()
+
+
 def lock(array: np.ndarray) -> None:
     """Make ``array`` -- and the array it is a view of -- refuse writes.
 
     A step's ``x[t]`` is a view of the sequence x: locking only the view would let
     ``x.data[...] = ...`` change what the op saved. (Views taken *before* this call keep
-    their own flag and stay writable: that hole is documented.)"""
-    array.setflags(False)  # type: ignore[call-arg]
+    their own flag and stay writable: that hole is documented.) An array the user shares
+    with a tensor through ``from_numpy`` is left writable: sharing is what was asked for
+    (as in torch, writes through it are then not detected)."""
     base = array.base
+    if SHARED and (SHARED.get(id(array)) is array
+                   or (base is not None and SHARED.get(id(base)) is base)):
+        return  # (a step x[t] of a shared batch is a view of it)
+    array.setflags(False)  # type: ignore[call-arg]
     if type(base) is np.ndarray and base.flags.writeable:
         base.setflags(False)  # type: ignore[call-arg]
 

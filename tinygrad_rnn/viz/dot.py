@@ -153,6 +153,7 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
             f"max_nodes")
 
     edges = edges_of(drawn, rep, inline, view, ghosts, nodes)
+    bypass: list[tuple[Key, Key]] = []
     if view != "folded":  # stacked layers: h_t straight into x_t above (see layout.py)
         hubs, bypass = between_layers(nodes, list(edges))
         # the gradient on h_t -> x_t above: what reaches h_t back through the plumbing
@@ -216,6 +217,7 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
     emit_clusters(graph, bodies, nodes)
 
     mirrored = backward_lines(nodes, list(edges))
+    up = set(bypass)
     tapped = {edge: (bus, i) for bus in lines_of.values() for i, edge in enumerate(bus.taps)}
     for (src, dst), e in edges.items():
         text = edge_label(e, edge_norm[(src, dst)], src == dst, nodes[src].kind == "param",
@@ -235,6 +237,8 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
         elif nodes[src].kind in ("state", "cell", "elided") \
                 and nodes[dst].kind in ("state", "cell", "elided"):
             attrs["weight"] = "4"  # pull the recurrence h_1 -> h_2 -> ... straight
+        if (src, dst) in up:  # h_t -> x_t above: x_t stands in step t's column
+            attrs["constraint"] = "false"
         tail, head, reverse = edge_ends(src, dst, nodes, mirrored)
         if reverse:
             attrs["dir"] = "back"

@@ -122,16 +122,18 @@ def test_contributions_label_every_weight_use_and_the_weight_with_its_sum():
     graph = viz.draw(loss, view="cells", params=model, show="contributions")
     source = graph.source
     labels = dict(NODE.findall(source))
-    edge = re.compile(r'^\s*(\w+) -> (\w+) \[(.*)\]$', re.MULTILINE)
     for name, p in model.named_parameters():
         node = [i for i, text in labels.items() if text.split("\\n")[0] == name][0]
         total = re.search(r"\|∂L/∂W\| = ([-+.e\d]+)", labels[node]).group(1)
         assert float(total) == pytest.approx(np.linalg.norm(p.grad), rel=5e-3)
-        # the taps of its bus, in time order, carry the per-step terms
-        taps = sorted((int(m.group(1).rsplit("bus", 1)[1]), m.group(3))
-                      for m in edge.finditer(source)
-                      if m.group(1).startswith(f"{node}_bus") and "_bus" not in m.group(2))
-        shown = [float(re.search(r'label="?([-+.e\d]+)', attrs).group(1)) for _, attrs in taps]
+        # the points of its bus, in time order, are labelled with the per-step terms
+        # (beside the point where each tap leaves the bus)
+        assert len(re.findall(rf'^\s*{node}_bus\d+ -> n\d+ ', source, re.M)) == len(
+            p.contributions)
+        points = sorted((int(m.group(1)), m.group(2)) for m in re.finditer(
+            rf'^\s*{node}_bus(\d+) \[(.*)\]$', source, re.M))
+        shown = [float(re.search(r'xlabel="?([-+.e\d]+)', attrs).group(1))
+                 for _, attrs in points]
         expected = [np.linalg.norm(c.grad) for c in p.contributions]
         assert shown == pytest.approx(expected, rel=5e-3, abs=1e-12), name
 

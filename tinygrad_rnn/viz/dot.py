@@ -212,8 +212,16 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
             attrs["group"] = f"bus {ids[key]}"
         bodies.setdefault(spec.cluster, []).append((ids[key], attrs))
     for bus in lines_of.values():
-        bodies.setdefault(nodes[bus.param].cluster, []).extend(
-            (point, dict(BUS_POINT, group=f"bus {ids[bus.param]}")) for point in bus.points)
+        for point, tap in zip(bus.points, bus.taps, strict=True):
+            attrs = dict(BUS_POINT, group=f"bus {ids[bus.param]}")
+            text = edge_label(edges[tap], edge_norm[tap], False, True, show)
+            if text is not None:
+                # step t's term of the BPTT sum, next to the point where it leaves the bus:
+                # a node's xlabel is placed beside the node after the layout (an edge's
+                # label would add a rank and push the step out of its row; an edge's
+                # xlabel lands near the middle of the tap, often beside another one)
+                attrs.update(xlabel=text, fontsize=str(SMALL))
+            bodies.setdefault(nodes[bus.param].cluster, []).append((point, attrs))
     emit_clusters(graph, bodies, nodes)
 
     mirrored = backward_lines(nodes, list(edges))
@@ -225,11 +233,7 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
         attrs = edge_attrs(e, edge_norm[(src, dst)], colours, heated, text)
         if (src, dst) in tapped:
             bus, i = tapped[(src, dst)]
-            if "label" in attrs:
-                # a tap stands in its step's column (a flat edge): a label would make dot
-                # add a rank for it and push the step out of the row; an xlabel is placed
-                # after the layout
-                attrs["xlabel"] = attrs.pop("label")
+            attrs.pop("label", None)  # written beside the bus point (above)
             graph.edge(bus.points[i], ids[dst], weight="10", **attrs)  # the tap into step t
             continue
         if src in straight and dst in straight:

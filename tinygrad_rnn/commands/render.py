@@ -174,23 +174,20 @@ def run(args: argparse.Namespace) -> int:
         model, loss, _keep = build(args)
         bar.update(1)
         title = args.title or _title(args)
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
                 graph = viz.draw(loss, view=args.view, direction=args.direction,
                                  show=args.show, max_nodes=args.max_nodes, title=title,
                                  params=model, too_big="cells", notation=args.notation,
                                  scale=args.scale_range,
                                  max_steps=args.max_steps if args.max_steps else "auto")
-        except viz.GraphTooLargeError as e:
-            raise CommandError(str(e).replace("max_nodes", "--max-nodes")
-                               .replace("max_steps=", "--max-steps ")
-                               .replace("view='folded'", "--view folded")) from e
-        drawn = args.view
-        for w in caught:  # one line each, as the command's other messages
-            print(f"tinygrad-rnn render: note: {w.message}", file=sys.stderr)
-            if "drawing the 'cells' view instead" in str(w.message):
-                drawn = "cells"
+            except viz.GraphTooLargeError as e:
+                _notes(caught)
+                raise CommandError(str(e).replace("max_nodes", "--max-nodes")
+                                   .replace("max_steps=", "--max-steps ")
+                                   .replace("view='folded'", "--view folded")) from e
+        drawn = _notes(caught) or args.view
         bar.update(1)
         try:
             path = viz.render(graph, args.output, format=fmt)
@@ -201,6 +198,17 @@ def run(args: argparse.Namespace) -> int:
         bar.update(1)
     print(f"wrote {path} ({drawn} view, {graph.source.count(' -> ')} edges)")
     return 0
+
+
+def _notes(caught: list[warnings.WarningMessage]) -> str | None:
+    """Print the drawing's warnings as one-line notes; "cells" if the ops view was too big
+    and the cells view was drawn instead."""
+    drawn = None
+    for w in caught:
+        print(f"tinygrad-rnn render: note: {w.message}", file=sys.stderr)
+        if "drawing the 'cells' view instead" in str(w.message):
+            drawn = "cells"
+    return drawn
 
 
 def _title(args: argparse.Namespace) -> str:

@@ -143,7 +143,7 @@ class LogScale:
         return [10 ** (self.lo + i * step) for i in range(count)]
 
 
-LEGEND_TITLE = "gradient norm |dL/d·|, log scale"
+LEGEND_TITLE = "gradient norm |∂L/∂·|, log scale"
 
 
 def legend_swatches(scale: LogScale, count: int = 5) -> list[tuple[str, str]]:

@@ -2,8 +2,10 @@
 
 Names follow the chosen notation (``notation.py``); gates found in the op structure
 (``gates.py``) name their nodes in the ops view: "i = σ", "Γ_f = σ", "c̃ = tanh".
-With ``show="contributions"`` a parameter's node states ‖∂L/∂W‖ of the whole sum and each
-of its edges the norm of that one use's term -- the BPTT sum written out as numbers.
+With ``show="contributions"`` a parameter's node states |Σ terms| = |∂L/∂W|, the norm of
+the whole sum, and each of its edges the norm of that one use's term -- the BPTT sum written
+out as numbers (norms of terms do not add up to the norm of their sum; the labels say which
+is which).
 """
 
 from __future__ import annotations
@@ -50,8 +52,11 @@ def fmt(x: float) -> str:
 
 
 def number(x: float | None) -> str:
-    """A gradient norm as printed on the picture: 3 significant digits."""
-    return "—" if x is None else f"{x:.3g}"
+    """A gradient norm as printed on the picture: 3 significant digits, kept ("1.00", not
+    "1", so numbers side by side read alike); an exact zero is "0"."""
+    if x is None:
+        return "—"
+    return "0" if x == 0 else f"{x:#.3g}"
 
 
 def _extra_lines(t: Tensor, show: str) -> list[str]:
@@ -127,7 +132,7 @@ def node_label(spec: NodeSpec, info: Labels, grad_norm: float | None,
     """The label of one node (lines joined by the DOT newline)."""
     if spec.kind == "elided":
         lines = ["…", spec.title]  # "7 steps"
-        lines += [f"Σ {name}: {number(value)}" for name, value in elided or []]
+        lines += [f"|Σ| {name}: {number(value)}" for name, value in elided or []]
         return "\\n".join(escape(line) for line in lines)
     if spec.kind == "cell":
         ops = len(spec.members)
@@ -138,7 +143,9 @@ def node_label(spec: NodeSpec, info: Labels, grad_norm: float | None,
     elif t.grad_fn is None:
         lines = _leaf_name(t, spec, info)
         if info.show == "contributions" and spec.kind == "param":
-            lines.append(f"|∂L/∂W| = {number(grad_norm)} (sum)")
+            # the norm of the sum of the terms (the edges carry each term's norm; norms of
+            # terms do not add up to the norm of their sum, so say which it is)
+            lines.append(f"|Σ terms| = {number(grad_norm)}")
     elif t.name:
         before, step, _ = split_time(t.scope)
         cell = cell_of(t.scope) or info.line_cells.get(before)

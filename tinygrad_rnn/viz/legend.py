@@ -1,6 +1,6 @@
 """The legend: a continuous colour bar with ticks, drawn as one HTML-like table node.
 
-    ‖∂L/∂·‖ (log scale)
+    |∂L/∂·| (log scale)
     [pale ··············· dark]  [0] [no grad]
     |      |      |      |    |
     1e-04  1e-03  1e-02  0.1  1

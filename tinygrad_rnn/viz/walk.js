@@ -46,7 +46,7 @@
     }
     line(box, `Visit ${at}: ${step.label}`, "title");
     if (step.scope) line(box, `scope ${step.scope}`, "scope");
-    line(box, `receives ‖∂L/∂·‖ = ${number(step.norm)}   (${shape(step.shape)})`);
+    line(box, `receives |∂L/∂·| = ${number(step.norm)}   (${shape(step.shape)})`);
     if (!step.sends.length) {
       line(box, "a leaf: its gradient is complete and stays in .grad");
     }

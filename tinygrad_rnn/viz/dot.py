@@ -153,6 +153,7 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
             f"max_nodes")
 
     edges = edges_of(drawn, rep, inline, view, ghosts, nodes)
+    bypass: list[tuple[Key, Key]] = []
     if view != "folded":  # stacked layers: h_t straight into x_t above (see layout.py)
         hubs, bypass = between_layers(nodes, list(edges))
         # the gradient on h_t -> x_t above: what reaches h_t back through the plumbing
@@ -212,11 +213,20 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
             attrs["group"] = f"bus {ids[key]}"
         bodies.setdefault(spec.cluster, []).append((ids[key], attrs))
     for bus in lines_of.values():
-        bodies.setdefault(nodes[bus.param].cluster, []).extend(
-            (point, dict(BUS_POINT, group=f"bus {ids[bus.param]}")) for point in bus.points)
+        for point, tap in zip(bus.points, bus.taps, strict=True):
+            attrs = dict(BUS_POINT, group=f"bus {ids[bus.param]}")
+            text = edge_label(edges[tap], edge_norm[tap], False, True, show)
+            if text is not None:
+                # step t's term of the BPTT sum, next to the point where it leaves the bus:
+                # a node's xlabel is placed beside the node after the layout (an edge's
+                # label would add a rank and push the step out of its row; an edge's
+                # xlabel lands near the middle of the tap, often beside another one)
+                attrs.update(xlabel=text, fontsize=str(SMALL))
+            bodies.setdefault(nodes[bus.param].cluster, []).append((point, attrs))
     emit_clusters(graph, bodies, nodes)
 
     mirrored = backward_lines(nodes, list(edges))
+    up = set(bypass)
     tapped = {edge: (bus, i) for bus in lines_of.values() for i, edge in enumerate(bus.taps)}
     for (src, dst), e in edges.items():
         text = edge_label(e, edge_norm[(src, dst)], src == dst, nodes[src].kind == "param",
@@ -224,11 +234,7 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
         attrs = edge_attrs(e, edge_norm[(src, dst)], colours, heated, text)
         if (src, dst) in tapped:
             bus, i = tapped[(src, dst)]
-            if "label" in attrs:
-                # a tap stands in its step's column (a flat edge): a label would make dot
-                # add a rank for it and push the step out of the row; an xlabel is placed
-                # after the layout
-                attrs["xlabel"] = attrs.pop("label")
+            attrs.pop("label", None)  # written beside the bus point (above)
             graph.edge(bus.points[i], ids[dst], weight="10", **attrs)  # the tap into step t
             continue
         if src in straight and dst in straight:
@@ -236,6 +242,8 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
         elif nodes[src].kind in ("state", "cell", "elided") \
                 and nodes[dst].kind in ("state", "cell", "elided"):
             attrs["weight"] = "4"  # pull the recurrence h_1 -> h_2 -> ... straight
+        if (src, dst) in up:  # h_t -> x_t above: x_t stands in step t's column
+            attrs["constraint"] = "false"
         tail, head, reverse = edge_ends(src, dst, nodes, mirrored)
         if reverse:
             attrs["dir"] = "back"

@@ -17,7 +17,8 @@ drop (tried: steps side by side on shared ranks came out as 2, 1, 3, … often e
   forward one -- its edges reversed (``dir=back``), each step reading right to left -- so
   both directions share the t columns.
 * Stacked layers: the plumbing between them is replaced by edges h_t -> x_t above
-  (``between_layers``), which carry the gradient that reaches h_t through it.
+  (``between_layers``), which carry the gradient that reaches h_t through it; step t of
+  every layer stands in one column (``rows.columns``).
 
 ``direction`` names where time runs: "lr" (left to right, the default), "rl", "bt" (bottom
 to top) or "tb".

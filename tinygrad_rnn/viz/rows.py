@@ -157,10 +157,17 @@ def columns(nodes: dict[Key, NodeSpec], edge_keys: list[tuple[Key, Key]],
       bus under the steps up into the cell (step t's term of the BPTT sum);
     * an input x_t with the node of each line that reads it: x_t stands under its step
       (the lectures' picture), and the two directions of a bidirectional layer, which
-      both read x_t, stand in the same columns.
+      both read x_t, stand in the same columns;
+    * the input x_t of a layer above (made from h_t of the layer below) with the node
+      that reads step t's data in the layer below: step t of every layer stands in one
+      column. The edge h_t -> x_t is then drawn with ``constraint=false`` (it runs up
+      and back by one rank); the clusters' order (``layout._order_key``, the highest
+      layer first) keeps layer 0 at the bottom. Tried before: columns in the layer above
+      without this join put layer 0 on top, and no columns there left its steps astray.
 
     The sets are merged where they meet (union-find), and an input joins at most one
-    node per line, so no set holds two nodes with a path between them."""
+    node per line, so no set holds two nodes with a path between them over the edges
+    that rank (h_t -> x_t above does not)."""
     parent: dict[Any, Any] = {}
 
     def find(a: Any) -> Any:
@@ -186,22 +193,27 @@ def columns(nodes: dict[Key, NodeSpec], edge_keys: list[tuple[Key, Key]],
                 first.name == "x" or split_time(first.scope)[1] is not None):
             continue  # only an input x_t: not the initial state, not a weight
         readers.setdefault(src, {}).setdefault((nodes[dst].ghost, found[0]), []).append(dst)
-    # a layer above reads x_t made from the states of the layer below: dot then draws
-    # the lowest layer on top whenever the upper one has columns (tried), so only the
-    # lines that read the data itself get them
-    upper = {line for src, by_line in readers.items() if any(
-        where[a] is not None for a, b in edge_keys if b == src) for line in by_line}
+    # every bus point stands in the column of its tap, in every layer
     for point, dst in taps.items():
-        found = where[dst]
-        if found is not None and (nodes[dst].ghost, found[0]) not in upper:
+        if where[dst] is not None:
             join(point, dst)
+    entry: dict[tuple[Any, int], Key] = {}
     for src, by_line in readers.items():
         steps = {where[d][1] for ds in by_line.values() for d in ds}  # type: ignore[index]
-        if len(steps) != 1 or set(by_line) & upper:
-            continue  # an input read by several steps, or by a layer above: free
-        for ds in by_line.values():
+        if len(steps) != 1:
+            continue  # an input read by several steps: free
+        for line, ds in by_line.items():
             join(src, ds[0])
+            entry[(line, next(iter(steps)))] = ds[0]
+    # a layer above: x_t joins the column of the node that reads x_t in the layer below
+    for a, src in edge_keys:
+        found = where[a]
+        if src in readers and found is not None:
+            below = entry.get(((nodes[a].ghost, found[0]), found[1]))
+            if below is not None:
+                join(src, below)
     sets: dict[Any, list[Any]] = {}
     for a in list(parent):
         sets.setdefault(find(a), []).append(a)
     return [members for members in sets.values() if len(members) > 1]
+

@@ -395,3 +395,17 @@ def test_edges_between_layers_carry_the_gradient_heat():
         assert edge == pytest.approx(node, rel=1e-3)
         found += 1
     assert found == 3
+
+
+@pytest.mark.parametrize("cell, loop, entry", [
+    ("lstm", "a⟨t⟩, c⟨t⟩ (t-1 → t)", "x⟨t⟩"),
+    ("rnn", "s_t (t-1 → t)", "x_t"),
+    ("gru", "c⟨t⟩ (t-1 → t)", "x⟨t⟩"),
+])
+def test_folded_view_speaks_lecture_notation(cell, loop, entry):
+    model, loss = lstm(4, cell=cell)
+    source = viz.draw(loss, view="folded", params=model, notation="lecture").source
+    assert f'label="{loop}"' in source
+    assert f'label="{entry}\\n1×3"' in source
+    plain = viz.draw(loss, view="folded", params=model).source
+    assert "(t-1 → t)" in plain and "a⟨t⟩" not in plain and "s_t" not in plain

@@ -230,7 +230,7 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
     tapped = {edge: (bus, i) for bus in lines_of.values() for i, edge in enumerate(bus.taps)}
     for (src, dst), e in edges.items():
         text = edge_label(e, edge_norm[(src, dst)], src == dst, nodes[src].kind == "param",
-                          show)
+                          show, style, nodes[src].title if src == dst else None)
         attrs = edge_attrs(e, edge_norm[(src, dst)], colours, heated, text)
         if (src, dst) in tapped:
             bus, i = tapped[(src, dst)]

@@ -138,8 +138,11 @@ def node_label(spec: NodeSpec, info: Labels, grad_norm: float | None,
         ops = len(spec.members)
         return f"{escape(spec.title)}\\n{ops} op{'s' if ops != 1 else ''}"
     t = spec.members[0]
-    if spec.title:  # folded entry: x_t
-        lines = [spec.title, shape(t)]
+    if spec.title:  # folded entry: x_t (x⟨t⟩ in lecture notation)
+        before, _, _ = split_time(t.scope)
+        cell = cell_of(t.scope) or info.line_cells.get(before)
+        lines = [names_of.folded_name(info.notation, t.name or "x", cell)
+                 if t.name else spec.title, shape(t)]
     elif t.grad_fn is None:
         lines = _leaf_name(t, spec, info)
         if info.show == "contributions" and spec.kind == "param":
@@ -162,11 +165,14 @@ def node_label(spec: NodeSpec, info: Labels, grad_norm: float | None,
 
 
 def edge_label(e: Edge, grad_norm: float | None, loop: bool, from_param: bool,
-               show: str) -> str | None:
-    """"×n" for merged uses, the recurrence of the folded view, and -- with
-    show="contributions" -- the norm of what this use adds to the parameter's gradient."""
+               show: str, notation: str = "pytorch", cell: str | None = None) -> str | None:
+    """"×n" for merged uses, the recurrence of the folded view (its states named in the
+    notation, for the ``cell`` type that loops), and -- with show="contributions" -- the
+    norm of what this use adds to the parameter's gradient."""
     if loop:
-        return ", ".join(e.names) + " (t-1 → t)" if e.names else "t-1 → t"
+        states = [names_of.folded_name(notation, name, cell) if notation == "lecture"
+                  else name for name in e.names]  # (PyTorch's: "h, c (t-1 → t)")
+        return ", ".join(states) + " (t-1 → t)" if states else "t-1 → t"
     if show == "contributions" and from_param and e.grads:
         if e.uses > 1:
             return f"Σ{e.uses}: {number(grad_norm)}"

@@ -71,6 +71,13 @@ def state_name(notation: str, name: str, cell: str | None, t: int | None) -> str
     return pattern.format(t=t)
 
 
+def folded_name(notation: str, name: str, cell: str | None) -> str:
+    """A state or input in the folded view, where t is a letter: h_t, or s_t, a⟨t⟩, x⟨t⟩
+    in lecture notation."""
+    pattern = STATES.get(cell or "", {}).get(name) if notation == "lecture" else None
+    return f"{name}_t" if pattern is None else pattern.format(t="t")
+
+
 def param_name(notation: str, name: str, cell: str | None) -> str | None:
     """The lecture name of a layer's parameter (``weight_hh_l0_reverse`` -> "W_s"), or
     None when there is none (PyTorch notation, or a name the table does not know)."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -69,17 +72,50 @@ def test_a_directory_without_write_permission_is_named(tmp_path, monkeypatch):
         files.atomic_write(tmp_path / "out.txt", "data")
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
-                    reason="root may write anywhere")
-def test_a_read_only_directory_really_is_refused(tmp_path):
-    locked = tmp_path / "locked"
+def _refused_in_read_only_directory(folder) -> str:
+    """Try to write into the read-only ``folder``: "refused" (our PermissionError), or
+    what happened instead."""
+    try:
+        files.atomic_write(folder / "out.txt", "data")
+    except PermissionError as e:
+        return "refused" if "permission denied" in str(e) else f"other message: {e}"
+    return "written" if (folder / "out.txt").exists() else "no error"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_a_read_only_directory_really_is_refused():
+    """A real read-only directory (no monkeypatching). Root may write anywhere, so as root
+    the attempt runs in a forked child that has become the user nobody."""
+    top = Path(tempfile.mkdtemp())
+    top.chmod(0o755)  # nobody may look inside, not write
+    locked = top / "locked"
     locked.mkdir()
     locked.chmod(0o555)
     try:
-        with pytest.raises(PermissionError, match="permission denied"):
-            files.atomic_write(locked / "out.txt", "data")
+        if os.geteuid() != 0:
+            outcome = _refused_in_read_only_directory(locked)
+        else:
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child: drop to nobody, try, report, and leave at once
+                os.close(read)
+                try:
+                    os.setgid(65534)
+                    os.setuid(65534)
+                    text = _refused_in_read_only_directory(locked)
+                except BaseException as e:  # noqa: BLE001 (reported to the parent)
+                    text = f"child failed: {e!r}"
+                os.write(write, text.encode())
+                os._exit(0)
+            os.close(write)
+            with os.fdopen(read, "rb") as f:
+                outcome = f.read().decode()
+            os.waitpid(pid, 0)
+        assert outcome == "refused"
+        assert not (locked / "out.txt").exists()
     finally:
         locked.chmod(0o755)
+        shutil.rmtree(top)
 
 
 def test_read_only_files_are_not_replaced(tmp_path):

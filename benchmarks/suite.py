@@ -6,8 +6,6 @@ the chosen sections and writes the Markdown report. The parts, one module each:
     suite_environment.py  the environment table (machine, libraries, threads, commit)
     suite_report.py       the targets and the Markdown report
     loop.py               section 5, the training-loop protocol (each run in its own process)
-
-Every name these define that ``suite`` offered before the split is importable from here.
 """
 
 from __future__ import annotations
@@ -20,31 +18,9 @@ from typing import Any
 
 import loop
 from suite_environment import environment
-from suite_report import Target, report, targets
-from suite_sections import (
-    CHAIN_OPS,
-    DTYPES,
-    LEAN,
-    LEAN_SUM,
-    LIMIT,
-    MEMORY_STEPS,
-    SCALING_STEPS,
-    SIZES,
-    ChainResult,
-    MemoryResult,
-    ModelRow,
-    bench_chain,
-    bench_memory,
-    bench_models,
-    bench_scaling,
-    peak_bytes,
-)
-from suite_timing import Timing, compare, progress, round_robin
-
-__all__ = ["CHAIN_OPS", "DTYPES", "LEAN", "LEAN_SUM", "LIMIT", "MEMORY_STEPS", "SCALING_STEPS",
-           "SECTIONS", "SIZES", "ChainResult", "Config", "MemoryResult", "ModelRow", "Target",
-           "Timing", "bench_chain", "bench_memory", "bench_models", "bench_scaling", "compare",
-           "environment", "main", "peak_bytes", "progress", "report", "round_robin", "targets"]
+from suite_report import report
+from suite_sections import DTYPES, SIZES, bench_chain, bench_memory, bench_models, bench_scaling
+from suite_timing import progress
 
 SECTIONS = ("timing", "perop", "memory", "scaling") + loop.SECTIONS
 

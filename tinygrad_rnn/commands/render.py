@@ -187,7 +187,7 @@ def run(args: argparse.Namespace) -> int:
                 raise CommandError(str(e).replace("max_nodes", "--max-nodes")
                                    .replace("max_steps=", "--max-steps ")
                                    .replace("view='folded'", "--view folded")) from e
-        drawn = _notes(caught) or args.view
+        _notes(caught)
         bar.update(1)
         try:
             path = viz.render(graph, args.output, format=fmt)
@@ -196,19 +196,14 @@ def run(args: argparse.Namespace) -> int:
         except OSError as e:
             raise CommandError(f"cannot write {args.output!r}: {e.strerror or e}") from e
         bar.update(1)
-    print(f"wrote {path} ({drawn} view, {graph.source.count(' -> ')} edges)")
+    print(f"wrote {path} ({graph.view} view, {graph.source.count(' -> ')} edges)")
     return 0
 
 
-def _notes(caught: list[warnings.WarningMessage]) -> str | None:
-    """Print the drawing's warnings as one-line notes; "cells" if the ops view was too big
-    and the cells view was drawn instead."""
-    drawn = None
+def _notes(caught: list[warnings.WarningMessage]) -> None:
+    """Print the drawing's warnings (the ops view falling back to cells) as one-line notes."""
     for w in caught:
         print(f"tinygrad-rnn render: note: {w.message}", file=sys.stderr)
-        if "drawing the 'cells' view instead" in str(w.message):
-            drawn = "cells"
-    return drawn
 
 
 def _title(args: argparse.Namespace) -> str:

@@ -113,8 +113,7 @@ def _pass_on(fn: Function, g: np.ndarray, pending: dict[Tensor, Any],
     for inp, g_in in zip(fn.inputs, grads):  # noqa: B905 (lengths checked above)
         if g_in is None or not inp.requires_grad:
             continue
-        if g_in.shape != inp.data.shape or g_in.dtype is not inp.data.dtype:
-            g_in = _fit(fn, inp, g_in)
+        g_in = _fit(fn, inp, g_in)
         if contributions and inp.grad_fn is None:
             g_in = fast.to_array(g_in)
             inp.contributions.append(Contribution(fn.scope, fn.name, g_in))  # type: ignore[union-attr]

@@ -20,8 +20,9 @@ backward.
 ``apply`` runs ``forward`` and, when grad mode is on and some input requires grad, makes
 the op the output's creator (``out.grad_fn``): the op keeps its inputs, so the output knows
 its whole history. That chain of creators *is* the computation graph. (``apply`` calls
-``forward`` through ``fast.forward``, which is ``fn.forward`` unless the fast path has a
-cheaper rule for the op: see ``fast/``.)
+``fn.forward``; only an op that the fast path has a cheaper rule for -- its class is
+marked ``fast_forward`` when ``fast/rules.py`` registers the rule -- goes through
+``fast.forward``, which still runs ``fn.forward`` when the fast path is off.)
 """
 
 from __future__ import annotations

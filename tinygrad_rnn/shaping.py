@@ -130,17 +130,19 @@ def argmax(x: Tensor, axis: int | None = None, keepdims: bool = False, *,
 
 def to_float32(x: Tensor) -> Tensor:
     """A float32 copy, outside the graph (as ``.detach()``), or x itself if float32."""
-    return x if x.dtype == np.float32 else _cast(x, np.float32, "float")
+    return x if x.dtype == np.float32 else cast(x, np.float32, "float")
 
 
 def to_float64(x: Tensor) -> Tensor:
     """A float64 copy, outside the graph (as ``.detach()``), or x itself if float64."""
-    return x if x.dtype == np.float64 else _cast(x, np.float64, "double")
+    return x if x.dtype == np.float64 else cast(x, np.float64, "double")
 
 
-def _cast(x: Tensor, dtype: type, method: str) -> Tensor:
-    # There is no differentiable cast: a copy that silently leaves the graph would give the
-    # tensor no gradient, so one that requires grad is refused (as Tensor.to does).
+def cast(x: Tensor, dtype: Any, method: str) -> Tensor:
+    """A copy of ``x`` in ``dtype``, outside the graph, for ``x.to(dtype)``, ``x.float()``
+    and ``x.double()`` (``method`` names the caller in the message). There is no
+    differentiable cast: a copy that silently left the graph would give the tensor no
+    gradient, so a tensor that requires grad is refused."""
     if x.requires_grad:
         raise TypeError(f"Tensor.{method}(): converting a tensor that requires grad from "
                         f"{x.dtype} to {np.dtype(dtype)} would cut it from the graph (there is "

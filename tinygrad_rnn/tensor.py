@@ -375,7 +375,7 @@ def _pair(t: Tensor, other: Any, op: str) -> tuple[Tensor, Tensor]:
     Two floating tensors follow NumPy (float32 with float64 gives float64, as in torch)."""
     if not isinstance(other, Tensor):
         try:
-            return t, fast.constant(other, t.data.dtype, Tensor._new_constant)  # _constant
+            return t, Tensor._constant(other, t.data.dtype)
         except TypeError as e:  # "a + 'x'": name the op and both operands
             raise TypeError(f"{op}: cannot combine a Tensor of shape {t.shape} and dtype "
                             f"{t.dtype} with {e}") from None

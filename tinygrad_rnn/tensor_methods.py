@@ -335,11 +335,7 @@ class TorchMethods:
         dtype = parse_to("Tensor.to", args, kwargs)
         if dtype is None or dtype == self.dtype:
             return self
-        if self.requires_grad:
-            raise TypeError(f"Tensor.to: converting a tensor that requires grad from "
-                            f"{self.dtype} to {dtype} would cut it from the graph (there is no "
-                            f"differentiable cast); use x.detach().to(...) if that is meant")
-        return type(self)(self.data.astype(dtype))
+        return shaping.cast(self, dtype, "to")
 
     def __array__(self: Tensor, dtype: Any = None, copy: Any = None) -> np.ndarray:
         """``np.asarray(t)``: the values (as torch's ``t.numpy()``). A tensor that requires

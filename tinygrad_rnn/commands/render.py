@@ -196,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
         except OSError as e:
             raise CommandError(f"cannot write {args.output!r}: {e.strerror or e}") from e
         bar.update(1)
-    print(f"wrote {path} ({graph.view} view, {graph.source.count(' -> ')} edges)")
+    print(f"wrote {path} ({graph.drawn_view} view, {graph.source.count(' -> ')} edges)")
     return 0
 
 

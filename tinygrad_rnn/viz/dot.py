@@ -191,7 +191,7 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
 
     ids = {key: f"n{i}" for i, key in enumerate(nodes, start=1)}
     graph.node_of = {t: ids[rep[t]] for t in drawn if rep[t] in ids}  # for viz.walk
-    graph.view = view
+    graph.drawn_view = view
     place_leaves(nodes, list(edges))
     lines_of = buses(nodes, ids, list(edges))
     root_keys = {rep[r] for r in roots}

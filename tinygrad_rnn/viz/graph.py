@@ -40,7 +40,7 @@ class Graph(graphviz.Digraph):
         # viz.draw fills it: each drawn tensor -> the Graphviz name of its node ("n7");
         # tensors left out of the picture (inline constants, plumbing) are absent
         self.node_of: dict[Any, str] = {}
-        self.view = ""  # the view viz.draw drew (it may fall back from "ops" to "cells")
+        self.drawn_view = ""  # the view viz.draw drew (it may fall back from "ops" to "cells")
 
     def _copy_kwargs(self, **kwargs: Any) -> dict[str, Any]:
         # copy() and subgraph() build new instances from these

@@ -68,18 +68,19 @@ def tinygrad_layer(model: str, params: dict[str, np.ndarray]) -> Any:
 
 def setup_tinygrad(model: str, x: np.ndarray, params: dict[str, np.ndarray],
                    G: np.ndarray, backward: Callable[[Any], Any] = tinygrad_backward,
-                   lean: bool = False, dot_loss: bool = True) -> Run:
+                   full: bool = False, dot_loss: bool = True) -> Run:
     """``backward(loss)`` runs the backward pass (default: grads of intermediates dropped).
-    ``lean``: run forward and backward inside ``tg.lean_graph()`` (each step's internal
-    values freed). ``dot_loss``: L = Σ_t ⟨h_t, G_t⟩ as one dot product of the flattened
-    arrays, as every implementation here writes it (False: ``(out * G).sum()``, which
-    makes a (T, B, H) temporary)."""
+    ``full``: run forward and backward inside ``tg.full_graph()`` (every value kept;
+    the default graph is lean: each step's internal values freed). ``dot_loss``:
+    L = Σ_t ⟨h_t, G_t⟩ as one dot product of the flattened arrays, as every
+    implementation here writes it (False: ``(out * G).sum()``, which makes a (T, B, H)
+    temporary)."""
     tg = _import("tinygrad_rnn")
     layer = tinygrad_layer(model, params)
     weights = [getattr(layer, f"{name}_l0") for name in nb.PARAM_NAMES]
     xt, Gt = tg.Tensor(x), tg.Tensor(G)
     G_flat = tg.Tensor(G.reshape(-1))
-    mode = tg.lean_graph if lean else nullcontext
+    mode = tg.full_graph if full else nullcontext
 
     def run() -> tuple[float, dict[str, np.ndarray]]:
         for w in weights:

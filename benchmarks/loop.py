@@ -41,9 +41,8 @@ QUICK_ITERS = {"small": (5, 50), "medium": (2, 6), "large": (1, 3), "perop": (3,
 LARGE_REPS = 3  # at most: a large LSTM process takes ~10 s
 MEMORY_SIZE = (32, 64, 256, 500)  # LSTM medium at T = 500
 MEMORY_IMPLS = {"numpy per-step": {}, "numpy fused": {},
-                "tinygrad_rnn": {}, "tinygrad_rnn (lean graph)": {"lean": True},
-                "tinygrad_rnn (lean graph, keep_grads=False)": {"lean": True,
-                                                                "keep_grads": False}}
+                "tinygrad_rnn": {}, "tinygrad_rnn (full graph)": {"full": True},
+                "tinygrad_rnn (keep_grads=False)": {"keep_grads": False}}
 EXAMPLE_LIMIT = 20.0  # seconds, each example's --quick
 
 

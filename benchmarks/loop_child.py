@@ -58,7 +58,7 @@ def numpy_step(model: str, size: list[int], fused: bool) -> Step:
     return lambda: nh.bptt_head(model, x, params, head, y, fused=fused)
 
 
-def tinygrad_step(model: str, size: list[int], lean: bool = False,
+def tinygrad_step(model: str, size: list[int], full: bool = False,
                   keep_grads: bool = True) -> Step:
     import tinygrad_rnn as tg
     import tinygrad_rnn.functional as F
@@ -74,7 +74,7 @@ def tinygrad_step(model: str, size: list[int], lean: bool = False,
     named = {n: getattr(layer, f"{n}_l0") for n in nb.PARAM_NAMES}
     named.update(head_weight=linear.weight, head_bias=linear.bias)
     xt, yt = tg.Tensor(x), tg.Tensor(y)
-    mode: Any = tg.lean_graph if lean else nullcontext
+    mode: Any = tg.full_graph if full else nullcontext  # the default graph is lean
 
     def step() -> tuple[float, dict[str, Any]]:
         layer.zero_grad()
@@ -130,7 +130,7 @@ def model_step(spec: dict[str, Any]) -> Step:
     if impl in ("numpy fused", "numpy per-step"):
         return numpy_step(model, size, fused=impl == "numpy fused")
     if impl == "tinygrad_rnn":
-        return tinygrad_step(model, size, lean=spec.get("lean", False),
+        return tinygrad_step(model, size, full=spec.get("full", False),
                              keep_grads=spec.get("keep_grads", True))
     if impl == "torch eager":
         return torch_step(model, size)

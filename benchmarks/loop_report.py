@@ -90,10 +90,10 @@ def targets(res: LoopResults, quick: bool) -> list[Target]:
     out.append(("per-op overhead, forward + backward on (1, 16): tinygrad_rnn / torch eager",
                 "≤ 0.5×", _x(ratio, paired), _status(ratio, 0.5)))
     base = res.memory.get("numpy per-step", {}).get("tracemalloc_peak")
-    # lean mode as the 1.3x target was first set and met: lean_graph() with the
-    # intermediate gradients dropped (its docstring's advice for the least memory)
+    # lean mode as the 1.3x target was first set and met: the lean graph with the
+    # intermediate gradients dropped too (the least memory)
     for name, goal in (("tinygrad_rnn", 2.0),
-                       ("tinygrad_rnn (lean graph, keep_grads=False)", 1.3)):
+                       ("tinygrad_rnn (keep_grads=False)", 1.3)):
         peak = res.memory.get(name, {}).get("tracemalloc_peak")
         ratio = peak / base if peak and base else None
         out.append((f"memory, LSTM medium T={MEMORY_SIZE[3]}: {name} / numpy per-step "

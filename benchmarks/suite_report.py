@@ -223,8 +223,9 @@ def report(cfg: Config, env: list[tuple[str, str]], models: list[ModelRow] | Non
                   f"during one LSTM forward + backward, batch {b}, input {i}, hidden {h}, "
                   "float32. The inputs, weights and module exist before tracing starts; "
                   "the peak includes the returned gradients. **MiB**; the ratio is to "
-                  "`numpy per-step` at the same T. *lean graph*: inside "
-                  "`tg.lean_graph()`, which frees each step's internal values. The loss "
+                  "`numpy per-step` at the same T. *lean graph* (the default): each step's "
+                  "internal values are freed; *full graph*: inside `tg.full_graph()`, "
+                  "which keeps them. The loss "
                   "is one dot product, `out.reshape(-1) @ G.reshape(-1)` (numpy: `vdot`), "
                   "except in the row that writes it `(out * G).sum()`: that expression "
                   "keeps a (T, B, H) temporary in the graph.")

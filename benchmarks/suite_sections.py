@@ -172,7 +172,7 @@ class MemoryResult:
     note: str = ""
 
 
-LEAN = "tinygrad_rnn (lean graph, grads dropped)"
+LEAN = "tinygrad_rnn (lean graph: the default, grads dropped)"
 LEAN_SUM = "tinygrad_rnn (lean graph, grads dropped, loss as (out * G).sum())"
 
 
@@ -183,11 +183,12 @@ def bench_memory(cfg: Config, unavailable: dict[str, str]) -> dict[str, MemoryRe
     variants: dict[str, Callable[..., impls.Run]] = {
         "numpy fused": impls.setup_numpy(True),
         "numpy per-step": impls.setup_numpy(False),
-        "tinygrad_rnn (grads dropped)": impls.setup_tinygrad,
-        LEAN: lambda *a: impls.setup_tinygrad(*a, lean=True),
-        LEAN_SUM: lambda *a: impls.setup_tinygrad(*a, lean=True, dot_loss=False),
+        "tinygrad_rnn (full graph, grads dropped)": lambda *a: impls.setup_tinygrad(
+            *a, full=True),
+        LEAN: impls.setup_tinygrad,
+        LEAN_SUM: lambda *a: impls.setup_tinygrad(*a, dot_loss=False),
     }
-    if not cfg.quick:  # for information: what keeping every intermediate .grad costs
+    if not cfg.quick:  # for information: the default backward(), which keeps h_t's .grad
         variants["tinygrad_rnn (plain backward())"] = lambda *a: impls.setup_tinygrad(
             *a, backward=lambda loss: loss.backward())
     results = {name: MemoryResult() for name in variants}

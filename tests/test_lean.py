@@ -1,4 +1,6 @@
-"""lean_graph(): each step's internal values are freed; results and gradients do not change."""
+"""The lean graph (the default with the fast path on): each step's internal values are
+freed, and their gradients are not kept; results and leaves' gradients do not change.
+``full_graph()`` keeps every value and gradient."""
 
 from __future__ import annotations
 
@@ -33,11 +35,7 @@ def run(kind: str, lean: bool, keep_grads: bool = True, **options: Any):
     r = np.random.default_rng(1)
     x = tg.Tensor(r.standard_normal((6, 2, 3)), requires_grad=True)
     G = tg.Tensor(r.standard_normal((6, 2, 4 * (2 if options.get("bidirectional") else 1))))
-    if lean:
-        with tg.lean_graph():
-            out, state = layer(x, lengths=lengths)
-            loss = (out * G).sum()
-    else:
+    with nullcontext() if lean else tg.full_graph():
         out, state = layer(x, lengths=lengths)
         loss = (out * G).sum()
     loss.backward(keep_grads=keep_grads)
@@ -78,7 +76,7 @@ def test_internal_values_are_freed_and_read_as_nan():
     assert out.freed is False
 
 
-def test_outside_lean_graph_nothing_is_freed():
+def test_a_full_graph_frees_nothing():
     _, _, _, _, loss = run("lstm", lean=False)
     assert not any(t.freed for t in tg.topological_order(loss, all_inputs=True))
 
@@ -90,7 +88,7 @@ def test_cells_free_their_step_too(cell):
     grads = []
     for lean in (False, True):
         c = cell(3, 4, rng=0, dtype=np.float64)
-        with tg.lean_graph() if lean else nullcontext():
+        with nullcontext() if lean else tg.full_graph():
             state = None
             for _ in range(3):
                 state = c(x, state)
@@ -101,6 +99,29 @@ def test_cells_free_their_step_too(cell):
         assert bool(freed) == lean
     for a, b in zip(*grads, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_default_keeps_the_gradients_of_what_keeps_its_value():
+    _, _, _, x, loss = run("lstm", lean=True)
+    _, _, _, x_full, loss_full = run("lstm", lean=False)
+    lean_order = tg.topological_order(loss)
+    full_order = tg.topological_order(loss_full)
+    assert [t.shape for t in lean_order] == [t.shape for t in full_order]  # the same graph
+    for t, u in zip(lean_order, full_order, strict=True):
+        if t.freed:  # a step's internal tensor: neither value nor gradient kept
+            assert t.grad is None and u.grad is not None
+        elif t.requires_grad:  # h_t, c_t, the output, the loss, the leaves
+            np.testing.assert_array_equal(t.grad, u.grad)
+    assert sum(t.name == "h" and t.grad is not None for t in lean_order) == 6  # dL/dh_t, all t
+
+
+def test_full_graph_and_lean_graph_nest():
+    with tg.full_graph():
+        with tg.lean_graph():
+            _, _, _, _, inner = run("rnn", lean=True)
+        _, _, _, _, outer = run("rnn", lean=True)  # run() adds no context when lean=True
+    assert any(t.freed for t in tg.topological_order(inner))
+    assert not any(t.freed for t in tg.topological_order(outer))
 
 
 def test_a_lean_graph_can_be_walked_twice():
@@ -129,7 +150,8 @@ def test_a_lean_layer_keeps_its_outputs_in_one_array_without_a_stacked_copy():
         out = tg.stack(parts)
     assert out.data is buffer
     np.testing.assert_array_equal(out.data, [[0, 0], [1, 1], [2, 2]])
-    assert stacked([p.data for p in parts]) is None  # outside lean_graph(): always a copy
+    with tg.full_graph():
+        assert stacked([p.data for p in parts]) is None  # a full graph: always a copy
 
 
 def _peak(fn: Any) -> int:
@@ -149,7 +171,7 @@ def test_lean_graph_keeps_about_what_backward_needs():
     x = tg.Tensor(np.random.default_rng(0).standard_normal((40, 8, 16)).astype(np.float32))
 
     def step(lean: bool) -> None:
-        with tg.lean_graph() if lean else nullcontext():
+        with nullcontext() if lean else tg.full_graph():
             out, _ = layer(x)
             loss = out.sum()
         loss.backward(keep_grads=False)

@@ -115,9 +115,9 @@ def test_lean_mode_and_the_fast_switch_are_per_thread():
     thread = threading.Thread(target=other)
     thread.start()
     default = fast.enabled()
-    with tg.lean_graph(), fast.disabled():
-        assert STATE.lean and not fast.enabled()
+    with tg.full_graph(), fast.disabled():
+        assert not STATE.lean and not fast.enabled()
         ready.set()
         done.wait(10)
     thread.join()
-    assert seen == {"lean": False, "fast": default}
+    assert seen == {"lean": True, "fast": default}

@@ -22,6 +22,7 @@ from tinygrad_rnn import fast
 from tinygrad_rnn.context import (
     current_scope,
     enable_grad,
+    full_graph,
     is_grad_enabled,
     lean_graph,
     no_grad,
@@ -113,6 +114,7 @@ __all__ = [
     "gc_paused",
     "gradcheck",
     "is_grad_enabled",
+    "full_graph",
     "lean_graph",
     "log",
     "log_softmax",

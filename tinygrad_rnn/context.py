@@ -4,8 +4,9 @@ Small pieces of state, read by every op of the calling thread:
 
 * grad mode -- inside ``no_grad()`` ops compute values but record no graph (evaluation,
   numeric differences, optimizer updates);
-* lean mode -- inside ``lean_graph()`` the cells and layers free the values of each
-  step's internal tensors once the step is done (memory, not speed; see ``fast/``);
+* lean mode -- on by default (``full_graph()`` turns it off): the cells and layers free
+  the values of each step's internal tensors once the step is done, and backward keeps
+  no gradient for them (memory; see ``fast/lean.py``);
 * the scope stack -- ``with scope("t=3"):`` stamps every tensor created inside with the
   path of the open scopes (``"layer0/fwd/t=3"``). The engine never looks at it; the RNN
   layers open one scope per layer, direction and time step, and the renderer and the
@@ -37,7 +38,7 @@ class _State(threading.local):
 
     def __init__(self) -> None:
         self.grad_enabled = True
-        self.lean = False  # lean_graph(): cells free their internal values after each step
+        self.lean = True  # cells free their internal values after each step (full_graph(): no)
         self.anomaly = False  # detect_anomaly(): check every op's values (anomaly.py)
         self.anomaly_forward = self.anomaly_backward = True  # ... in these phases
         self.fast = FAST_DEFAULT  # the speed machinery of fast/ is used
@@ -62,12 +63,24 @@ def enable_grad() -> AbstractContextManager[None]:
     return _setting("grad_enabled", True)
 
 
+def full_graph() -> AbstractContextManager[None]:
+    """Record the full graph: every intermediate tensor keeps its value and, after
+    ``backward()``, its gradient -- the inside of every cell step too (each gate, each
+    pre-activation), for op-level inspection and pictures. The default (lean) graph frees
+    a step's internal values once the step is done and keeps neither their values nor
+    their gradients; the step's outputs (h_t, c_t), the values the ops saved for backward
+    and everything made outside a step are kept either way. Costs about 3x the memory
+    for an LSTM. (With the fast path off every graph is a full graph.)"""
+    return _setting("lean", False)
+
+
 def lean_graph() -> AbstractContextManager[None]:
-    """Record a lean graph: after each step of a cell or RNN layer, the values of the
-    step's internal tensors are freed, keeping only what backward needs (see
-    ``fast/lean.py``; a part of the fast path, so it does nothing when that is off).
-    Gradients are unchanged; memory per step drops to about what a hand-written BPTT
-    keeps. Combine with ``backward(keep_grads=False)`` for the least memory."""
+    """Record a lean graph -- the default, so this only matters inside ``full_graph()``:
+    after each step of a cell or RNN layer, the values of the step's internal tensors
+    are freed, keeping only what backward needs (see ``fast/lean.py``; a part of the fast
+    path, so it does nothing when that is off). Leaves' gradients are unchanged; memory
+    per step drops to about what a hand-written BPTT keeps. Combine with
+    ``backward(keep_grads=False)`` for the least memory."""
     return _setting("lean", True)
 
 

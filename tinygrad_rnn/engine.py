@@ -70,8 +70,12 @@ def backward(root: Tensor, grad: Any = None, *, keep_grads: bool = True,
     Semantics (tested):
       * ``.grad`` accumulates across calls (``a.grad += ...``); zero it between steps.
       * The graph is kept after ``backward``: calling it twice adds the gradient twice.
-      * ``keep_grads=False`` stores ``.grad`` only on leaves and frees every intermediate
-        gradient as soon as it has been passed on (less memory, a little faster).
+      * ``keep_grads=True`` (the default) stores ``.grad`` on every tensor reached that
+        keeps its value: leaves, h_t and c_t at every step, everything made outside a
+        cell step. The internal tensors of a step in a lean graph (the default: their
+        values were freed, ``t.freed``) keep no gradient either; record the forward inside
+        ``full_graph()`` to keep those too. ``keep_grads=False`` stores ``.grad`` only on
+        leaves and frees every intermediate gradient as soon as it has been passed on.
       * ``contributions=True`` also sets, on every leaf reached, ``leaf.contributions``:
         one ``Contribution`` per use of the leaf in this call, in the order the uses were
         made, which sum to this call's gradient (the per-time-step terms of BPTT).
@@ -96,7 +100,7 @@ def backward(root: Tensor, grad: Any = None, *, keep_grads: bool = True,
                 # the values it was recorded with (a second backward stays right).
                 t.data = t.data.copy()
             continue
-        if keep_grads:
+        if keep_grads and not t.freed:  # a freed step-internal tensor keeps no gradient either
             t.grad = g if t.grad is None else t.grad + g
         _pass_on(t.grad_fn, g, pending, contributions)
     for t in leaves:  # the walk met the uses last-first: list them in program order

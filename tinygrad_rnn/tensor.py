@@ -61,7 +61,7 @@ class Tensor(TorchMethods):
     # Rarely set attributes: class defaults, overridden in the instance's __dict__.
     _origin: weakref.ref[Tensor] | None = None
     contributions: list[Contribution] | None = None
-    freed: bool = False  # its value was freed by lean_graph() (it now reads as NaN)
+    freed: bool = False  # a lean graph freed its value (it reads as NaN) and keeps no grad
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
                  name: str | None = None) -> None:
@@ -206,8 +206,10 @@ class Tensor(TorchMethods):
         Args:
             grad: dL/d(self); may be omitted only when ``self`` has one element (a loss).
             keep_grads: keep ``.grad`` on intermediate tensors too (each h_t, so a learner
-                can print dL/dh_t per step). False keeps only leaves' gradients and frees
-                each intermediate gradient as soon as it has been used: faster, less memory.
+                can print dL/dh_t per step) -- on every one that kept its value: a step's
+                internal tensors in the default lean graph keep neither (``full_graph()``
+                keeps all). False keeps only leaves' gradients and frees each intermediate
+                gradient as soon as it has been used: faster, less memory.
             contributions: also record, on every leaf reached, the list of per-use
                 gradient contributions ``leaf.contributions`` -- see ``engine.backward``.
         """
@@ -219,7 +221,7 @@ class Tensor(TorchMethods):
         body = np.array2string(self.data, precision=4, separator=", ", threshold=20,
                                edgeitems=2, prefix="Tensor(")
         if self.freed:
-            body = "<value freed by lean_graph()>"
+            body = "<value freed: inside a cell step; record in tg.full_graph() to keep it>"
         extras = [f"shape={self.shape}", f"dtype={self.dtype}"]
         if self.requires_grad:
             extras.append("requires_grad=True")

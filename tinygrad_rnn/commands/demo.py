@@ -114,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
     letters = SAMPLE
     x = tasks.one_hot(np.array([[ord(ch) - ord("a")] for ch in letters]), 26)
     y = np.array([[1.0 if letters[: t + 1].endswith(WORD) else 0.0] for t in range(len(x))])
-    logits = model(x)
+    with tg.full_graph():  # every value too, for --show values and the table
+        logits = model(x)
     sample_loss = loss_of(logits, y)
     sample_loss.backward()
 

@@ -148,7 +148,8 @@ def build(args: argparse.Namespace) -> tuple[Any, Any, list[Any]]:
                 s.name = name
             state = cut if isinstance(state, tuple) else cut[0]
         x = tg.Tensor(xs[start:start + k], name="input")
-        out, state = model(x, state, first_step=start + 1)  # label t across chunks
+        with tg.full_graph():  # a picture: every value and gradient, inside the cells too
+            out, state = model(x, state, first_step=start + 1)  # label t across chunks
         diff = out - tg.Tensor(targets[start:start + k], name="target")
         loss = (diff * diff).mean()
         loss.name = "loss"

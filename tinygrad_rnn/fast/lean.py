@@ -1,15 +1,17 @@
 """A lean graph: free the values inside each time step that backward does not need.
 
-(Part of the fast path: with it off, ``lean_graph()`` records the ordinary graph.)
+(Part of the fast path: with it off, every graph is the full graph.)
 
-By default the graph keeps every intermediate tensor with its value, so a learner can
-inspect any node (``out.grad_fn.inputs[0].data``) and the renderer can print values. That
-costs memory: an LSTM step makes about 20 tensors of (batch, hidden) or (batch, 4·hidden),
-while its backward needs only the 7 that the ops saved (the gate activations, c, tanh(c),
-h) -- which is all a hand-written BPTT keeps.
+A full graph (``with tg.full_graph():``) keeps every intermediate tensor with its value
+and, after backward, its gradient, so a learner can inspect any node
+(``out.grad_fn.inputs[0].data``). That costs memory: an LSTM step makes about 20 tensors
+of (batch, hidden) or (batch, 4·hidden), while its backward needs only the 7 that the ops
+saved (the gate activations, c, tanh(c), h) -- which is all a hand-written BPTT keeps.
 
-Inside ``with tg.lean_graph():`` the cells and RNN layers call ``free_values`` after each
-step: every tensor the step made, except its outputs (the new h and c), drops its array.
+So by default (and inside ``lean_graph()``) the cells and RNN layers call ``free_values``
+after each step: every tensor the step made, except its outputs (the new h and c), drops
+its array, and backward keeps no gradient for it (``engine.backward``). The pictures
+recompute those gradients when they draw (``viz/grads.py``).
 The graph itself is unchanged; an array that an op saved for its backward stays alive
 through that op, every other one is freed by reference counting. A freed tensor keeps its
 shape and dtype (the engine checks gradients against them) and reads as NaN, so a value

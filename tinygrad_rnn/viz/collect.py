@@ -5,9 +5,10 @@ root depends on; they are numbered in creation order, so the same program always
 same DOT text (no Python ids, no global counters appear in it).
 
 Edge gradients: the gradient that flows back along u -> v is the vector-Jacobian product of
-v's op for input u, recomputed here from ``v.grad`` (ops keep what their backward needs, and
-backward has no side effects). For a weight's edge into step t it is that step's term of the
-BPTT sum -- the same array ``backward(contributions=True)`` records.
+v's op for input u, recomputed here from v's gradient (``grads.py``; ops keep what their
+backward needs, and backward has no side effects). For a weight's edge into step t it is
+that step's term of the BPTT sum -- the same array ``backward(contributions=True)``
+records.
 """
 
 from __future__ import annotations
@@ -84,10 +85,10 @@ def _made_in(t: Tensor, cell: NodeSpec) -> bool:
 
 
 def edges_of(tensors: list[Tensor], rep: dict[Tensor, Key], inline: set[Tensor],
-             view: str, ghosts: set[Tensor],
-             nodes: dict[Key, NodeSpec]) -> dict[tuple[Key, Key], Edge]:
+             view: str, ghosts: set[Tensor], nodes: dict[Key, NodeSpec],
+             grads: Mapping[Tensor, np.ndarray]) -> dict[tuple[Key, Key], Edge]:
     """Drawn edges (deduplicated, in creation order), each with the gradient arrays that
-    flow back along it."""
+    flow back along it (recomputed from ``grads``, every drawn tensor's gradient)."""
     edges: dict[tuple[Key, Key], Edge] = {}
     for v in tensors:
         fn = v.grad_fn
@@ -111,9 +112,9 @@ def edges_of(tensors: list[Tensor], rep: dict[Tensor, Key], inline: set[Tensor],
                 e.uses += 1  # one more use of a parameter (labelled ×n when merged)
             if u.name and u.name not in e.names:
                 e.names.append(u.name)
-            if v.grad is not None and u.requires_grad and v not in ghosts:
+            if v in grads and u.requires_grad and v not in ghosts:
                 if vjps is None:
-                    vjps = _vjps(v)
+                    vjps = _vjps(v, grads[v])
                 g = vjps[i] if i < len(vjps) else None
                 if g is not None:
                     e.grads.append(unbroadcast(np.asarray(g), u.shape))
@@ -125,11 +126,11 @@ def edges_of(tensors: list[Tensor], rep: dict[Tensor, Key], inline: set[Tensor],
     return edges
 
 
-def _vjps(v: Tensor) -> Sequence[np.ndarray | None]:
-    """The gradient v's op sends to each input, recomputed from v.grad."""
-    assert v.grad_fn is not None and v.grad is not None
+def _vjps(v: Tensor, g: np.ndarray) -> Sequence[np.ndarray | None]:
+    """The gradient v's op sends to each input, recomputed from v's gradient g."""
+    assert v.grad_fn is not None
     try:
-        return v.grad_fn.backward(v.grad)
+        return v.grad_fn.backward(g)
     except Exception:  # an op that cannot be replayed: draw that edge without heat
         return ()
 
@@ -143,11 +144,11 @@ def norm(a: Any) -> float | None:
         return float(np.sqrt(np.sum(np.square(a.astype(np.float64)))))
 
 
-def node_norm(spec: NodeSpec) -> float | None:
+def node_norm(spec: NodeSpec, grads: Mapping[Tensor, np.ndarray]) -> float | None:
     """The largest ‖grad‖ among the tensors a node stands for (None: no gradient)."""
     if spec.ghost:
         return None
-    norms = [n for n in (norm(t.grad) for t in spec.members) if n is not None]
+    norms = [n for n in (norm(grads.get(t)) for t in spec.members) if n is not None]
     if not norms:
         return None
     return max(norms, key=lambda n: n if math.isfinite(n) else math.inf)

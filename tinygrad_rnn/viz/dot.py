@@ -42,6 +42,7 @@ from tinygrad_rnn.viz.collect import (
 )
 from tinygrad_rnn.viz.elide import MIN_STEPS, elide
 from tinygrad_rnn.viz.gates import gates
+from tinygrad_rnn.viz.grads import gradients
 from tinygrad_rnn.viz.graph import Graph
 from tinygrad_rnn.viz.labels import SHOWS, Labels, edge_label, node_label
 from tinygrad_rnn.viz.layout import (
@@ -152,7 +153,8 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
             f"view='folded', draw a shorter sequence (or truncated BPTT), or raise "
             f"max_nodes")
 
-    edges = edges_of(drawn, rep, inline, view, ghosts, nodes)
+    grads = gradients(drawn)  # .grad, or recomputed where a lean graph kept none
+    edges = edges_of(drawn, rep, inline, view, ghosts, nodes, grads)
     bypass: list[tuple[Key, Key]] = []
     if view != "folded":  # stacked layers: h_t straight into x_t above (see layout.py)
         hubs, bypass = between_layers(nodes, list(edges))
@@ -162,12 +164,13 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
         edges = {k: e for k, e in edges.items() if k[0] not in hubs and k[1] not in hubs}
         edges.update(through)
         nodes = {k: spec for k, spec in nodes.items() if k not in hubs}
-    norms = {key: node_norm(spec) for key, spec in nodes.items()}
+    norms = {key: node_norm(spec, grads) for key, spec in nodes.items()}
     edge_norm = {k: e.norm() for k, e in edges.items()}
     values = [n for n in list(norms.values()) + list(edge_norm.values()) if n is not None]
     heated = bool(values)
     colours = heat.LogScale(values, fixed=fixed)
     info = _labels(drawn, show, style, params, inline)
+    info.grads = grads
     info.op_names = view == "ops"
 
     layout = {"rankdir": DIRECTIONS[direction], "newrank": "true", "nodesep": "0.35",

@@ -10,6 +10,7 @@ is which).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +38,7 @@ class Labels:
     line_cells: dict[str, str] = field(default_factory=dict)  # line -> its cell type
     param_cells: dict[Tensor, str] = field(default_factory=dict)  # weight -> cell type
     op_names: bool = True  # name the op that made a named tensor ("h 1×4  Mul")
+    grads: Mapping[Tensor, np.ndarray] = field(default_factory=dict)  # see grads.py
 
 
 def escape(text: str) -> str:
@@ -59,13 +61,12 @@ def number(x: float | None) -> str:
     return "0" if x == 0 else f"{x:#.3g}"
 
 
-def _extra_lines(t: Tensor, show: str) -> list[str]:
+def _extra_lines(t: Tensor, show: str, grad: np.ndarray | None) -> list[str]:
     if show in ("none", "contributions") or t.data.dtype.kind not in "fiu":
         return []
-    if t.freed:  # lean_graph() dropped the value; the gradient may still be there
-        return ["v freed"] + ([f"|g| {fmt(norm(np.asarray(t.grad)) or 0.0)}"]
-                              if t.grad is not None else [])
-    data, grad = t.data, t.grad
+    if t.freed:  # a lean graph dropped the value; the gradient is recomputed (grads.py)
+        return ["v freed"] + ([f"|g| {fmt(norm(grad) or 0.0)}"] if grad is not None else [])
+    data = t.data
     if show == "values" and data.size <= 8:
         lines = ["v " + np.array2string(data.ravel(), precision=3, separator=" ")]
         if grad is not None:
@@ -160,7 +161,7 @@ def node_label(spec: NodeSpec, info: Labels, grad_norm: float | None,
                  f"{shape(t)}  {op_title(t, info.inline)}"]
     else:
         lines = [op_title(t, info.inline), shape(t)]
-    lines += _extra_lines(t, info.show)
+    lines += _extra_lines(t, info.show, info.grads.get(t))
     return "\\n".join(escape(line) for line in lines)
 
 

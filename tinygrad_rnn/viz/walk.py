@@ -13,10 +13,11 @@ ends at the norm of its ``.grad``.
 Nothing here re-derives the order. ``walk`` runs the real backward pass with
 ``contributions=True`` and replays it: the visits are ``engine.topological_order`` (the
 list ``backward`` loops over) restricted to the tensors that received a gradient, each
-visit's gradient is the ``.grad`` backward stored, and the terms added to a weight are the
-``Contribution`` arrays backward recorded, taken in the order the walk met them. The replay
-checks that each of those terms was made by the op being visited, so a disagreement with
-the engine is an error, never a silently different picture.
+visit's gradient is the ``.grad`` backward stored (for the internal tensors of a lean
+step, which keep none, the same gradient recomputed: ``grads.py``), and the terms added to
+a weight are the ``Contribution`` arrays backward recorded, taken in the order the walk
+met them. The replay checks that each of those terms was made by the op being visited,
+so a disagreement with the engine is an error, never a silently different picture.
 
 The picture is ``viz.draw`` laid out by ``viz.to_svg`` (system dot, else WebAssembly
 Graphviz); the page's script (``walk.js``) only switches CSS classes and numbers.
@@ -39,6 +40,7 @@ from tinygrad_rnn.files import atomic_write
 from tinygrad_rnn.tensor import Tensor
 from tinygrad_rnn.viz.collect import param_names
 from tinygrad_rnn.viz.dot import SLIDE_STEPS, GraphTooLargeError, draw
+from tinygrad_rnn.viz.grads import gradients
 from tinygrad_rnn.viz.render import to_svg
 
 
@@ -146,8 +148,9 @@ def walk(loss: Tensor, *, params: Any = None, view: str = "ops", max_nodes: int 
     # each tensor lights the node draw drew it as (its step's, the elided "…" node, or
     # none for the plumbing between stacked layers, which is not drawn)
     names = param_names(params)
-    visits = [t for t in order if t.grad is not None]
-    steps, weights = _replay(visits, graph.node_of, names)
+    grads = gradients(order[::-1])  # .grad, or recomputed where a lean graph kept none
+    visits = [t for t in order if t in grads]
+    steps, weights = _replay(visits, grads, graph.node_of, names)
     svg = to_svg(graph, backend=backend, timeout=timeout).decode("utf-8")
     return Walk(_page(svg[svg.index("<svg"):], steps, weights, title), steps, weights)
 
@@ -171,7 +174,7 @@ def _too_big(message: str, view: str, max_nodes: int, max_steps: int | None) -> 
             + ", ".join(ways))
 
 
-def _replay(visits: list[Tensor], node_of: dict[Tensor, str],
+def _replay(visits: list[Tensor], grads: dict[Tensor, np.ndarray], node_of: dict[Tensor, str],
             names: dict[Tensor, str]) -> tuple[list[Step], list[Weight]]:
     leaves = sorted((t for t in visits if t.grad_fn is None),
                     key=lambda t: (t not in names, t._id))  # parameters first, in order
@@ -183,13 +186,13 @@ def _replay(visits: list[Tensor], node_of: dict[Tensor, str],
     sums = {t: np.zeros(t.shape) for t in leaves}
     steps = []
     for k, v in enumerate(visits, start=1):
-        grad = np.asarray(v.grad)
+        grad = grads[v]
         step = Step(node_of.get(v), _label(v, names), v.scope, _norm(grad), grad.shape)
         steps.append(step)
         fn = v.grad_fn
         if fn is None:
             continue  # a leaf: its gradient is complete, it passes nothing on
-        vjps = _vjps(v)
+        vjps = _vjps(v, grad)
         for i, u in enumerate(fn.inputs):
             g = vjps[i] if vjps is not None and i < len(vjps) else None
             if not u.requires_grad or (vjps is not None and g is None):
@@ -215,12 +218,12 @@ def _replay(visits: list[Tensor], node_of: dict[Tensor, str],
     return steps, weights
 
 
-def _vjps(v: Tensor) -> tuple[Any, ...] | None:
-    """What v's op passes to each input, recomputed from v.grad (backward has no side
-    effects); None when the op cannot be replayed (then only weights' terms are shown)."""
-    assert v.grad_fn is not None and v.grad is not None
+def _vjps(v: Tensor, grad: np.ndarray) -> tuple[Any, ...] | None:
+    """What v's op passes to each input, recomputed from v's gradient (backward has no
+    side effects); None when the op cannot be replayed (then only weights' terms are shown)."""
+    assert v.grad_fn is not None
     try:
-        return tuple(v.grad_fn.backward(v.grad))
+        return tuple(v.grad_fn.backward(grad))
     except Exception:
         return None
 

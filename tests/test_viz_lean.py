@@ -1,0 +1,60 @@
+"""Pictures of the default (lean) graph: the gradients its step-internal tensors did not
+keep are recomputed for drawing (viz/grads.py), so the picture is the full graph's."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+from tinygrad_rnn import viz
+from tinygrad_rnn.nn import GRU, LSTM, RNN
+from tinygrad_rnn.viz.grads import gradients
+
+pytestmark = pytest.mark.skipif(not tg.fast.enabled(), reason="lean graphs are part of the "
+                                "fast path, which TINYGRAD_RNN_PLAIN=1 turned off")
+
+
+def _loss(cls, full: bool, **options):
+    layer = cls(3, 4, rng=0, dtype=np.float64, **options)
+    x = tg.Tensor(np.random.default_rng(1).standard_normal((4, 2, 3)))
+    with tg.full_graph() if full else nullcontext():
+        out, _ = layer(x)
+        loss = (out * out).sum()
+    loss.backward()
+    return layer, loss
+
+
+@pytest.mark.parametrize("cls", [RNN, GRU, LSTM])
+def test_recomputed_gradients_are_the_ones_backward_stores_in_a_full_graph(cls):
+    _, lean = _loss(cls, full=False)
+    _, full = _loss(cls, full=True)
+    lean_order = tg.topological_order(lean)[::-1]
+    full_order = tg.topological_order(full)[::-1]
+    assert any(t.freed and t.grad is None for t in lean_order)
+    grads = gradients(lean_order)
+    for t, u in zip(lean_order, full_order, strict=True):
+        if u.grad is None:
+            assert t not in grads
+        else:
+            np.testing.assert_allclose(grads[t], u.grad, rtol=1e-12, atol=1e-14)
+    assert all(t.grad is None for t in lean_order if t.freed)  # drawing stored nothing
+
+
+@pytest.mark.parametrize("show", ["none", "contributions"])
+@pytest.mark.parametrize("view", ["ops", "cells"])
+def test_the_default_graph_draws_the_same_picture_as_the_full_graph(view, show):
+    layer, lean = _loss(LSTM, full=False, num_layers=2)
+    layer_full, full = _loss(LSTM, full=True, num_layers=2)
+    a = viz.draw(lean, view=view, show=show, params=layer).source
+    b = viz.draw(full, view=view, show=show, params=layer_full).source
+    assert "penwidth" in a  # the edges carry gradient heat
+    assert a == b
+
+
+def test_a_freed_node_shows_its_recomputed_gradient_but_no_value():
+    _, lean = _loss(RNN, full=False)
+    source = viz.draw(lean, show="norm").source
+    assert "v freed\\n|g| " in source

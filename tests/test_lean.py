@@ -133,7 +133,8 @@ def test_a_lean_graph_can_be_walked_twice():
 
 def test_the_renderer_marks_freed_values():
     _, _, _, _, loss = run("rnn", lean=True)
-    source = viz.draw(loss, show="stats").source
+    with pytest.warns(UserWarning, match="full_graph"):
+        source = viz.draw(loss, show="stats").source
     assert "v freed" in source
 
 

@@ -34,7 +34,9 @@ def test_recomputed_gradients_are_the_ones_backward_stores_in_a_full_graph(cls):
     lean_order = tg.topological_order(lean)[::-1]
     full_order = tg.topological_order(full)[::-1]
     assert any(t.freed and t.grad is None for t in lean_order)
-    grads = gradients(lean_order)
+    found = gradients(lean_order)
+    assert found.whole
+    grads = found.grads
     for t, u in zip(lean_order, full_order, strict=True):
         if u.grad is None:
             assert t not in grads
@@ -56,5 +58,27 @@ def test_the_default_graph_draws_the_same_picture_as_the_full_graph(view, show):
 
 def test_a_freed_node_shows_its_recomputed_gradient_but_no_value():
     _, lean = _loss(RNN, full=False)
-    source = viz.draw(lean, show="norm").source
+    with pytest.warns(UserWarning, match="show as 'v freed'"):
+        source = viz.draw(lean, show="norm").source
     assert "v freed\\n|g| " in source
+
+
+def test_a_picture_without_every_use_draws_no_recomputed_heat_and_says_why():
+    # c_t alone: the output gate also read the step's pre-activations, but is not drawn,
+    # so their recomputed gradient would miss its part
+    layer = LSTM(2, 3, rng=0, dtype=np.float64)
+    out, (_, c) = layer(tg.Tensor(np.random.default_rng(0).normal(size=(3, 1, 2))))
+    (out * out).sum().backward()
+    drawn = tg.topological_order(c)[::-1]
+    found = gradients(drawn)
+    assert not found.whole
+    assert all(t not in found.grads for t in drawn if t.freed)
+    with pytest.warns(UserWarning, match=r"does not hold every use.*tg.full_graph"):
+        viz.draw(c, show="norm")
+
+
+def test_freed_values_are_announced_with_what_to_do():
+    _, lean = _loss(GRU, full=False)
+    with pytest.warns(UserWarning, match=r"values inside the cell steps were freed.*full_graph"):
+        source = viz.draw(lean, show="stats").source
+    assert "v freed\\ng [" in source  # the recomputed gradient's range is still drawn

@@ -34,7 +34,7 @@ import numpy as np
 
 from tinygrad_rnn import fast
 from tinygrad_rnn.context import STATE
-from tinygrad_rnn.tensor import Tensor
+from tinygrad_rnn.tensor import Tensor, freed_message
 
 
 class ShapeError(ValueError):
@@ -78,7 +78,8 @@ class Function:
         arrays = []
         needs = []  # which inputs require grad
         for a in args:  # a plain loop: this is the hottest code in the library
-            if not isinstance(a, Tensor):  # a constant (the operators wrap their own)
+            # a constant (the operators wrap their own), or a value a lean graph freed
+            if not isinstance(a, Tensor) or a.freed:
                 return cls.apply(*_wrap_constants(args, cls.__name__), **kwargs)
             arrays.append(a.data)
             needs.append(a.requires_grad)
@@ -150,10 +151,13 @@ def _forward_error(cls: type, args: tuple[Tensor, ...], e: Exception) -> Excepti
 
 def _wrap_constants(args: tuple[Any, ...], op: str) -> tuple[Tensor, ...]:
     """Wrap the Python scalars and arrays among an op's arguments as non-grad tensors of
-    the first tensor argument's floating dtype."""
+    the first tensor argument's floating dtype. A tensor whose value a lean graph freed
+    (it reads as NaN) is refused: the op would silently compute NaN."""
     dtype = _first_dtype(args)
     wrapped = []
     for i, a in enumerate(args):
+        if isinstance(a, Tensor) and a.freed:
+            raise RuntimeError(freed_message(a, op))
         try:
             wrapped.append(a if isinstance(a, Tensor) else Tensor._constant(a, dtype))
         except TypeError as e:

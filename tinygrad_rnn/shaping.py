@@ -87,19 +87,25 @@ def split(x: Tensor, sizes: int | Sequence[int], axis: int = 0, *,
     if isinstance(sizes, int):
         if sizes <= 0:
             raise ValueError(f"split: size must be positive, got {sizes}")
-        sizes = [min(sizes, n - s) for s in range(0, n, sizes)]
-    if any(not isinstance(k, int | np.integer) or k < 0 for k in sizes):
-        raise ValueError(f"split: sizes must be non-negative ints, got {list(sizes)} "
-                         f"(axis {axis} of shape {x.shape} has length {n})")
-    if sum(sizes) != n:
-        raise ValueError(f"split: sizes {list(sizes)} do not add up to {n}, the length of "
-                         f"axis {axis} of shape {x.shape}")
+        sizes = [min(sizes, n - s) for s in range(0, n, sizes)]  # they add up to n
+    else:
+        _check_sizes(sizes, axis, x.shape)
     pieces, start = [], 0
     lead = (slice(None),) * (axis % x.ndim)
     for size in sizes:
         pieces.append(x[lead + (slice(start, start + size),)])
         start += size
     return pieces
+
+
+def _check_sizes(sizes: Sequence[int], axis: int, shape: tuple[int, ...]) -> None:
+    n = shape[axis]
+    if any(not isinstance(k, int | np.integer) or k < 0 for k in sizes):
+        raise ValueError(f"split: sizes must be non-negative ints, got {list(sizes)} "
+                         f"(axis {axis} of shape {shape} has length {n})")
+    if sum(sizes) != n:
+        raise ValueError(f"split: sizes {list(sizes)} do not add up to {n}, the length of "
+                         f"axis {axis} of shape {shape}")
 
 
 def chunk(x: Tensor, chunks: int, axis: int = 0, *, dim: int | None = None) -> list[Tensor]:

@@ -157,6 +157,15 @@ class TorchMethods:
 
     clip = clamp
 
+    def retain_grad(self: Tensor) -> None:
+        """PyTorch's way to keep a non-leaf's ``.grad``. Here every tensor that keeps its
+        value keeps its gradient too (``backward()``'s default), so this only checks that
+        it can: the internal tensors of a cell step in the default lean graph keep
+        neither, and are refused with what to do (record in ``tg.full_graph()``)."""
+        from tinygrad_rnn.tensor import freed_message
+        if self.freed:
+            raise RuntimeError(freed_message(self, "retain_grad"))
+
     def clone(self: Tensor) -> Tensor:
         """A copy in a new array, still in the graph (the primitive ``Clone``: dx = g)."""
         from tinygrad_rnn import ops

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn.engine import topological_order
-from tinygrad_rnn.tensor import Tensor
+from tinygrad_rnn.tensor import Tensor, freed_message
 from tinygrad_rnn.viz.scopes import parse_scope, split_time
 
 _DIRECTION_ORDER = {"fwd": 0, None: 1, "bwd": 2}
@@ -254,6 +254,8 @@ def jacobian_norms(target: Tensor, sources: Sequence[Tensor] | None = None, *,
         sources.sort(key=lambda s: _sort_key(*parse_scope(s.scope)[:3]))
     members = set(graph)
     for s in sources:
+        if s.freed:  # backward keeps no gradient for it: its row would read as zeros
+            raise ValueError(freed_message(s, "jacobian_norms"))
         if s not in members:
             raise ValueError(f"jacobian_norms: a source (scope {s.scope!r}, shape {s.shape}) "
                              f"is not in the graph of the target; the target does not depend "

@@ -121,14 +121,16 @@ def constant(value: Any, dtype: np.dtype | None, make: Callable[..., Any]) -> An
 
 
 def step(maths: Callable[..., Any], *args: Any) -> Any:
-    """One step of a cell, ``maths(*args)``; fast, inside ``lean_graph()``: the values of
-    the step's internal tensors are freed afterwards (``lean.py``)."""
+    """One step of a cell, ``maths(*args)``; fast, in a lean graph (the default; not inside
+    ``full_graph()``): the values of the step's internal tensors are freed afterwards
+    (``lean.py``)."""
     return lean.step(maths, *args) if STATE.fast else maths(*args)
 
 
 def recording(shape: tuple[int, ...], dtype: np.dtype) -> lean.Recording:
     """The block in which an RNN layer runs its T steps (one direction), outputs ``shape``
     (T, B, H): ``rec.step(maths, *args)`` runs a step, ``rec.output(i, h)`` hands over
-    step i's output. Fast: the garbage collector is paused, and inside ``lean_graph()``
-    each step is freed and the outputs are kept in one array. Plain: just the maths."""
+    step i's output. Fast: the garbage collector is paused, and in a lean graph (the
+    default) each step is freed and the outputs are kept in one array. Plain: just the
+    maths."""
     return lean.Recording(shape, dtype, fast=STATE.fast)

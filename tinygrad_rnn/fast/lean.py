@@ -54,23 +54,26 @@ def free_values(outputs: Sequence[Tensor], since: int) -> int:
     if not STATE.lean:
         return 0
     stack = list(outputs)
-    seen = {id(t) for t in outputs}  # the outputs are kept; the rest is visited once
+    kept = {id(t) for t in outputs}  # the outputs, and visited tensors that are not floats
     freed = 0
     while stack:
         fn = stack.pop().grad_fn
         if fn is None:
             continue
         for inp in fn.inputs:
-            # only what an op of this step made: a leaf made in the step may be shared
-            # (a cached constant such as the 1.0 of 1 - z serves every later step too)
-            if inp.grad_fn is None or inp._id < since or id(inp) in seen:
+            # only what an op of this step made (the oldest test first: most inputs are
+            # weights and the step's inputs); a leaf made in the step may be shared (a
+            # cached constant such as the 1.0 of 1 - z serves every later step too)
+            if inp._id < since or inp.grad_fn is None or inp.freed or id(inp) in kept:
                 continue
-            seen.add(id(inp))
             stack.append(inp)
-            if inp.data.dtype.kind == "f":
-                inp.data = _placeholder(inp.data.shape, inp.data.dtype)
-                inp.freed = True
-                freed += 1
+            data = inp.data
+            if data.dtype.kind != "f":
+                kept.add(id(inp))
+                continue
+            inp.data = _placeholder(data.shape, data.dtype)
+            inp.freed = True
+            freed += 1
     return freed
 
 
@@ -158,7 +161,8 @@ class Recording:
     """
 
     def __init__(self, shape: tuple[int, ...], dtype: np.dtype, fast: bool) -> None:
-        self.lean = fast and STATE.lean
+        # (outside grad mode nothing saves views of the outputs: no buffer to seal)
+        self.lean = fast and STATE.lean and STATE.grad_enabled
         self.buffer = output_buffer(shape, dtype) if self.lean else None
         self.paused: AbstractContextManager[None] = gc_paused() if fast else nullcontext()
 

@@ -153,7 +153,9 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
             f"view='folded', draw a shorter sequence (or truncated BPTT), or raise "
             f"max_nodes")
 
-    grads = gradients(drawn)  # .grad, or recomputed where a lean graph kept none
+    replayed = gradients(drawn)  # .grad, or recomputed where a lean graph kept none
+    grads = replayed.grads
+    _warn_freed(drawn, replayed.whole, show)
     edges = edges_of(drawn, rep, inline, view, ghosts, nodes, grads)
     bypass: list[tuple[Key, Key]] = []
     if view != "folded":  # stacked layers: h_t straight into x_t above (see layout.py)
@@ -300,6 +302,22 @@ def _steps(max_steps: int | str | None, view: str) -> int | None:
     if max_steps == "auto":
         return SLIDE_STEPS if view == "cells" else None
     return max_steps if isinstance(max_steps, int) else None
+
+
+def _warn_freed(drawn: list[Tensor], whole: bool, show: str) -> None:
+    """Say what a picture of the default lean graph cannot show, and how to show it."""
+    freed = sum(t.freed for t in drawn)
+    if not freed:
+        return
+    todo = "record the forward inside `with tg.full_graph():` to keep every value and gradient"
+    if not whole:
+        warnings.warn(f"draw: the gradients inside the cell steps were not kept (the default "
+                      f"lean graph), and this picture does not hold every use of them (its "
+                      f"root is not the tensor backward ran from), so those {freed} nodes are "
+                      f"drawn without heat; draw the loss, or {todo}", stacklevel=3)
+    elif show in ("values", "stats", "norm"):
+        warnings.warn(f"draw: {freed} values inside the cell steps were freed (the default "
+                      f"lean graph) and show as 'v freed'; {todo}", stacklevel=3)
 
 
 def _labels(tensors: list[Tensor], show: str, style: str, params: Any,

@@ -9,11 +9,18 @@ the way backward made them: a freed tensor's gradient is the sum of the VJPs its
 consumers send it, and each consumer's VJP is replayed from that consumer's gradient
 (the ops kept what their backward needs, and backward has no side effects). Nothing is
 stored on the tensors; drawing changes nothing.
+
+That sum is only whole when every consumer is drawn: a picture of c_t alone does not
+hold the output gate that also read the step's pre-activations. The kept tensors tell:
+a step's inputs (h_{t-1}, c_{t-1}, x_t) kept their ``.grad``, and the same replay must
+give it back. When it does not, the recomputed gradients are dropped (``Gradients.whole``
+is False) rather than drawn wrong.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,27 +29,46 @@ from tinygrad_rnn.engine import unbroadcast
 from tinygrad_rnn.tensor import Tensor
 
 
-def gradients(tensors: Sequence[Tensor]) -> dict[Tensor, np.ndarray]:
-    """{tensor: dL/dtensor} for the ``tensors`` (in creation order) that have one: their
-    ``.grad``, or, for a freed tensor, the sum of what its consumers among ``tensors``
-    pass back to it. Tensors no gradient reached are left out."""
-    grads: dict[Tensor, np.ndarray] = {t: np.asarray(t.grad) for t in tensors
-                                       if t.grad is not None}
+@dataclass
+class Gradients:
+    """{tensor: dL/dtensor} for the drawn tensors that have one (``grads``); ``whole`` is
+    False when the freed tensors' gradients could not be recomputed whole (left out)."""
+
+    grads: dict[Tensor, np.ndarray] = field(default_factory=dict)
+    whole: bool = True
+
+
+def gradients(tensors: Sequence[Tensor]) -> Gradients:
+    """The gradient of each of ``tensors`` (in creation order): its ``.grad``, or, for a
+    freed tensor, the sum of what its consumers among ``tensors`` pass back to it."""
+    stored = {t: np.asarray(t.grad) for t in tensors if t.grad is not None}
     if not any(t.freed for t in tensors):
-        return grads
-    missing: dict[Tensor, Any] = {}  # freed tensors: the VJPs received so far, summed
+        return Gradients(stored)
+    grads = dict(stored)
+    received: dict[Tensor, Any] = {}  # the VJPs each tensor received from the drawn ones
+    checked: set[Tensor] = set()  # kept tensors that a freed tensor passed a gradient to
     for v in reversed(tensors):  # consumers are newer than what they read
+        if v.freed and v in received:
+            grads[v] = received[v]
         g = grads.get(v)
-        if g is None and v in missing:
-            g = grads[v] = missing.pop(v)
-        if g is None or v.grad_fn is None \
-                or not any(u.freed and u.grad is None for u in v.grad_fn.inputs):
+        if g is None or v.grad_fn is None:
             continue
         for u, g_u in zip(v.grad_fn.inputs, _vjps(v, g)):  # noqa: B905 (a short tuple: skip)
-            if g_u is not None and u.freed and u.grad is None and u.requires_grad:
-                g_u = unbroadcast(np.asarray(g_u), u.shape)
-                missing[u] = g_u if u not in missing else missing[u] + g_u
-    return grads
+            if g_u is None or not u.requires_grad:
+                continue
+            g_u = unbroadcast(np.asarray(g_u), u.shape)
+            received[u] = g_u if u not in received else received[u] + g_u
+            if v.freed and not u.freed and u.grad_fn is not None:
+                checked.add(u)
+    if all(_same(received[u], stored[u]) for u in checked if u in stored):
+        return Gradients(grads)
+    return Gradients(stored, whole=False)
+
+
+def _same(replayed: np.ndarray, kept: np.ndarray) -> bool:
+    """Equal up to the rounding of a different order of additions."""
+    scale = float(np.max(np.abs(kept))) if kept.size else 0.0
+    return bool(np.allclose(replayed, kept, rtol=1e-4, atol=1e-6 * scale))
 
 
 def _vjps(v: Tensor, g: np.ndarray) -> Sequence[Any]:

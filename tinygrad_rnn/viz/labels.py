@@ -62,26 +62,23 @@ def number(x: float | None) -> str:
 
 
 def _extra_lines(t: Tensor, show: str, grad: np.ndarray | None) -> list[str]:
+    """The value line and the gradient line of ``show`` (a lean graph's freed value: "v
+    freed"; its gradient is still drawn, recomputed by grads.py)."""
     if show in ("none", "contributions") or t.data.dtype.kind not in "fiu":
         return []
-    if t.freed:  # a lean graph dropped the value; the gradient is recomputed (grads.py)
-        return ["v freed"] + ([f"|g| {fmt(norm(grad) or 0.0)}"] if grad is not None else [])
-    data = t.data
-    if show == "values" and data.size <= 8:
-        lines = ["v " + np.array2string(data.ravel(), precision=3, separator=" ")]
-        if grad is not None:
-            lines.append("g " + np.array2string(np.asarray(grad).ravel(), precision=3,
-                                                separator=" "))
-        return lines
+    values = show == "values" and t.data.size <= 8
+    return [_line("v", None if t.freed else t.data, show, values),
+            *([_line("g", np.asarray(grad), show, values)] if grad is not None else [])]
+
+
+def _line(letter: str, a: np.ndarray | None, show: str, values: bool) -> str:
+    if a is None:
+        return f"{letter} freed"
+    if values:
+        return f"{letter} " + np.array2string(a.ravel(), precision=3, separator=" ")
     if show == "norm":
-        lines = [f"|v| {fmt(norm(data) or 0.0)}"]
-        if grad is not None:
-            lines.append(f"|g| {fmt(norm(np.asarray(grad)) or 0.0)}")
-        return lines
-    lines = [f"v [{fmt(float(data.min()))}, {fmt(float(data.max()))}]"] if data.size else []
-    if grad is not None and np.size(grad):
-        lines.append(f"g [{fmt(float(np.min(grad)))}, {fmt(float(np.max(grad)))}]")
-    return lines
+        return f"|{letter}| {fmt(norm(a) or 0.0)}"
+    return f"{letter} [{fmt(float(np.min(a)))}, {fmt(float(np.max(a)))}]" if a.size else letter
 
 
 def op_title(t: Tensor, inline: set[Tensor]) -> str:

@@ -148,7 +148,8 @@ def walk(loss: Tensor, *, params: Any = None, view: str = "ops", max_nodes: int 
     # each tensor lights the node draw drew it as (its step's, the elided "…" node, or
     # none for the plumbing between stacked layers, which is not drawn)
     names = param_names(params)
-    grads = gradients(order[::-1])  # .grad, or recomputed where a lean graph kept none
+    # .grad, or recomputed where a lean graph kept none (whole: the walk ran from loss)
+    grads = gradients(order[::-1]).grads
     visits = [t for t in order if t in grads]
     steps, weights = _replay(visits, grads, graph.node_of, names)
     svg = to_svg(graph, backend=backend, timeout=timeout).decode("utf-8")

@@ -1,0 +1,57 @@
+"""A tensor whose value the default lean graph freed is refused wherever it would be read,
+with what to do; results that do not need it are unaffected."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+from tinygrad_rnn.bptt import analysis
+from tinygrad_rnn.nn import GRU, LSTM
+
+pytestmark = pytest.mark.skipif(not tg.fast.enabled(), reason="lean graphs are part of the "
+                                "fast path, which TINYGRAD_RNN_PLAIN=1 turned off")
+
+TODO = r"internal to a cell step.*tg\.full_graph\(\)"
+
+
+@pytest.fixture
+def lstm_graph():
+    layer = LSTM(2, 2, rng=0, dtype=np.float64)
+    x = tg.Tensor(np.random.default_rng(0).normal(size=(3, 1, 2)))
+    out, (h, _) = layer(x)
+    (out * out).sum().backward()
+    gates = [t for t in tg.topological_order(h) if t.freed and t.grad_fn.name == "Sigmoid"]
+    assert gates
+    return out, gates
+
+
+@pytest.mark.parametrize("read", [
+    lambda f: f.numpy(), lambda f: f.tolist(), lambda f: f[0, 0], lambda f: f * 2,
+    lambda f: f.detach(), lambda f: f.retain_grad(), lambda f: f.sum().item()])
+def test_reading_a_freed_tensor_is_refused_with_what_to_do(lstm_graph, read):
+    _, gates = lstm_graph
+    with pytest.raises(RuntimeError, match=TODO):
+        read(gates[0])
+
+
+def test_jacobian_norms_refuses_freed_sources_instead_of_reading_zeros(lstm_graph):
+    out, gates = lstm_graph
+    with pytest.raises(ValueError, match=TODO):
+        analysis.jacobian_norms(out[-1], sources=gates)
+
+
+def test_retain_grad_on_a_kept_tensor_is_accepted_and_its_grad_is_kept(lstm_graph):
+    out, _ = lstm_graph
+    out.retain_grad()
+    assert out.grad is not None
+
+
+def test_inference_outputs_stay_writable():
+    x = tg.Tensor(np.random.default_rng(0).normal(size=(3, 1, 2)))
+    with tg.no_grad():
+        out, h = GRU(2, 3, rng=0, dtype=np.float64)(x)
+    values = out.numpy()
+    values /= values.sum()  # nothing saved views of it: no reason to refuse the write
+    np.testing.assert_allclose(values.sum(), 1.0)

@@ -214,7 +214,7 @@ def bench_memory(cfg: Config, unavailable: dict[str, str]) -> dict[str, MemoryRe
             finally:
                 fn = None  # free the model and its inputs before the next one
             progress(f"[memory] LSTM T={steps} {name}: {r.peaks[steps] / 2**20:.1f} MiB")
-    probe = results["tinygrad_rnn (grads dropped)"]
+    probe = results[LEAN]
     if probe.peaks and not has_keep_grads():
         probe.note = "the engine has no keep_grads keyword: plain backward()"
     return results

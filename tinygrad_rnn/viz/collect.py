@@ -22,6 +22,7 @@ import numpy as np
 
 from tinygrad_rnn.engine import topological_order, unbroadcast
 from tinygrad_rnn.tensor import Tensor
+from tinygrad_rnn.viz.grads import vjps as replay
 from tinygrad_rnn.viz.scopes import split_time
 from tinygrad_rnn.viz.views import Key, NodeSpec
 
@@ -114,7 +115,7 @@ def edges_of(tensors: list[Tensor], rep: dict[Tensor, Key], inline: set[Tensor],
                 e.names.append(u.name)
             if v in grads and u.requires_grad and v not in ghosts:
                 if vjps is None:
-                    vjps = _vjps(v, grads[v])
+                    vjps = replay(v, grads[v]) or ()
                 g = vjps[i] if i < len(vjps) else None
                 if g is not None:
                     e.grads.append(unbroadcast(np.asarray(g), u.shape))
@@ -124,15 +125,6 @@ def edges_of(tensors: list[Tensor], rep: dict[Tensor, Key], inline: set[Tensor],
         if origin is not None and origin in rep:
             edges.setdefault((rep[origin], rep[d]), Edge()).cut = True
     return edges
-
-
-def _vjps(v: Tensor, g: np.ndarray) -> Sequence[np.ndarray | None]:
-    """The gradient v's op sends to each input, recomputed from v's gradient g."""
-    assert v.grad_fn is not None
-    try:
-        return v.grad_fn.backward(g)
-    except Exception:  # an op that cannot be replayed: draw that edge without heat
-        return ()
 
 
 def norm(a: Any) -> float | None:

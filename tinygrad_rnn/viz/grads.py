@@ -53,7 +53,7 @@ def gradients(tensors: Sequence[Tensor]) -> Gradients:
         g = grads.get(v)
         if g is None or v.grad_fn is None:
             continue
-        for u, g_u in zip(v.grad_fn.inputs, _vjps(v, g)):  # noqa: B905 (a short tuple: skip)
+        for u, g_u in zip(v.grad_fn.inputs, vjps(v, g) or ()):  # noqa: B905 (short: skip)
             if g_u is None or not u.requires_grad:
                 continue
             g_u = unbroadcast(np.asarray(g_u), u.shape)
@@ -71,10 +71,11 @@ def _same(replayed: np.ndarray, kept: np.ndarray) -> bool:
     return bool(np.allclose(replayed, kept, rtol=1e-4, atol=1e-6 * scale))
 
 
-def _vjps(v: Tensor, g: np.ndarray) -> Sequence[Any]:
-    """What v's op sends each input, given v's gradient g (() if it cannot be replayed)."""
+def vjps(v: Tensor, g: np.ndarray) -> tuple[Any, ...] | None:
+    """What v's op sends each of its inputs, replayed from v's gradient g (backward has no
+    side effects); None when the op cannot be replayed (then those edges get no heat)."""
     assert v.grad_fn is not None
     try:
         return tuple(v.grad_fn.backward(g))
-    except Exception:  # an op that cannot be replayed: its inputs are drawn without heat
-        return ()
+    except Exception:
+        return None

@@ -41,6 +41,7 @@ from tinygrad_rnn.tensor import Tensor
 from tinygrad_rnn.viz.collect import param_names
 from tinygrad_rnn.viz.dot import SLIDE_STEPS, GraphTooLargeError, draw
 from tinygrad_rnn.viz.grads import gradients
+from tinygrad_rnn.viz.grads import vjps as replay
 from tinygrad_rnn.viz.render import to_svg
 
 
@@ -193,7 +194,7 @@ def _replay(visits: list[Tensor], grads: dict[Tensor, np.ndarray], node_of: dict
         fn = v.grad_fn
         if fn is None:
             continue  # a leaf: its gradient is complete, it passes nothing on
-        vjps = _vjps(v, grad)
+        vjps = replay(v, grad)
         for i, u in enumerate(fn.inputs):
             g = vjps[i] if vjps is not None and i < len(vjps) else None
             if not u.requires_grad or (vjps is not None and g is None):
@@ -217,16 +218,6 @@ def _replay(visits: list[Tensor], grads: dict[Tensor, np.ndarray], node_of: dict
     if left:
         raise RuntimeError(f"walk: backward recorded terms the replay never met for {left}")
     return steps, weights
-
-
-def _vjps(v: Tensor, grad: np.ndarray) -> tuple[Any, ...] | None:
-    """What v's op passes to each input, recomputed from v's gradient (backward has no
-    side effects); None when the op cannot be replayed (then only weights' terms are shown)."""
-    assert v.grad_fn is not None
-    try:
-        return tuple(v.grad_fn.backward(grad))
-    except Exception:
-        return None
 
 
 def _norm(a: Any) -> float:

@@ -10,7 +10,7 @@ import pytest
 
 import tinygrad_rnn as tg
 from tinygrad_rnn import viz
-from tinygrad_rnn.nn import GRU, LSTM, RNN
+from tinygrad_rnn.nn import GRU, LSTM, RNN, LSTMCell
 from tinygrad_rnn.viz.grads import gradients
 
 pytestmark = pytest.mark.skipif(not tg.fast.enabled(), reason="lean graphs are part of the "
@@ -82,3 +82,29 @@ def test_freed_values_are_announced_with_what_to_do():
     with pytest.warns(UserWarning, match=r"values inside the cell steps were freed.*full_graph"):
         source = viz.draw(lean, show="stats").source
     assert "v freed\\ng [" in source  # the recomputed gradient's range is still drawn
+
+
+def test_one_step_drawn_without_its_other_output_is_not_recomputed():
+    # a single cell call: every input is a leaf, so only the step's outputs can tell that
+    # the picture of c lacks h's part of the pre-activations' gradient
+    cell = LSTMCell(3, 4, rng=0, dtype=np.float64)
+    h, c = cell(tg.Tensor(np.random.default_rng(0).normal(size=(2, 3))))
+    (100 * h.sum() + c.sum()).backward()
+    assert not gradients(tg.topological_order(c)[::-1]).whole
+    assert gradients(tg.topological_order(h)[::-1]).whole  # h's history holds c too
+
+
+@pytest.mark.parametrize("view", ["cells", "folded"])
+def test_views_that_label_no_freed_tensor_do_not_warn(view, recwarn):
+    layer, lean = _loss(LSTM, full=False)
+    viz.draw(lean, view=view, show="values", params=layer)
+    assert not [w for w in recwarn if "freed" in str(w.message)]
+
+
+def test_stacking_a_lean_output_under_no_grad_gives_a_fresh_writable_array():
+    layer = GRU(3, 4, rng=0, dtype=np.float64)
+    out, _ = layer(tg.Tensor(np.random.default_rng(1).standard_normal((4, 2, 3))))
+    with tg.no_grad():
+        s = tg.stack([out[t] for t in range(4)])
+    s.data[0] = 0.0  # its own array: out is untouched
+    assert not np.shares_memory(s.data, out.data) and out.data[0].any()

@@ -24,6 +24,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
 # Every tensor gets the next creation number: a tensor is always newer than its inputs.
 new_id = itertools.count().__next__
@@ -125,3 +126,11 @@ class scope:  # noqa: N801 (used like a function: ``with scope("t=3"):``)
 def current_scope() -> str:
     """The path of the open scopes ("" at top level)."""
     return STATE.path
+
+
+def freed_message(t: Any, what: str) -> str:
+    """Why a tensor a lean graph freed cannot be read, and what to do."""
+    return (f"{what}: this tensor ({t.grad_fn.name if t.grad_fn else 'a leaf'} at "
+            f"{t.scope or 'top level'!r}, shape {t.shape}) is internal to a cell step, and "
+            f"the default lean graph freed its value and keeps no gradient for it; record "
+            f"the forward inside `with tg.full_graph():` to keep every value and gradient")

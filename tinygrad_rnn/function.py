@@ -33,8 +33,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from tinygrad_rnn import fast
-from tinygrad_rnn.context import STATE
-from tinygrad_rnn.tensor import Tensor, freed_message
+from tinygrad_rnn.context import STATE, freed_message
+from tinygrad_rnn.tensor import Tensor
 
 
 class ShapeError(ValueError):
@@ -54,6 +54,7 @@ class Function:
     inputs: tuple[Tensor, ...]
     needs_grad: tuple[bool, ...] = ()
     scope: str = ""
+    step_ends: tuple[int, ...] = ()  # a lean graph freed the output: its step's outputs' _id
     # True on the ops for which the fast path has a cheaper forward (set by fast/rules.py
     # as it registers them): ``apply`` calls those through the seam, ``fast.forward``.
     fast_forward: ClassVar[bool] = False

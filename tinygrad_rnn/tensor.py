@@ -156,26 +156,6 @@ class Tensor(TorchMethods):
     def __len__(self) -> int:
         return len(self.data)
 
-    def numpy(self) -> np.ndarray:
-        """The underlying array (shared, not copied)."""
-        return self._value("numpy")
-
-    def item(self) -> float:
-        """The value of a one-element tensor as a Python number."""
-        if self.data.size != 1:
-            raise ValueError(f"item: only one-element tensors convert, this one has shape "
-                             f"{self.shape}")
-        return self._value("item").item()  # type: ignore[no-any-return]
-
-    def tolist(self) -> Any:
-        return self._value("tolist").tolist()
-
-    def _value(self, what: str) -> np.ndarray:
-        """``data``, refused when a lean graph freed it (it would read as NaN)."""
-        if self.freed:
-            raise RuntimeError(freed_message(self, what))
-        return self.data
-
     def detach(self) -> Tensor:
         """A new leaf sharing this data, cut from the graph (truncated BPTT uses it).
 
@@ -407,11 +387,3 @@ def _raw(value: Any) -> Any:
 
 
 from tinygrad_rnn import ops as _ops  # noqa: E402  (ops needs Tensor defined first)
-
-
-def freed_message(t: Tensor, what: str) -> str:
-    """Why a tensor a lean graph freed cannot be read, and what to do."""
-    return (f"{what}: this tensor ({t.grad_fn.name if t.grad_fn else 'a leaf'} at "
-            f"{t.scope or 'top level'!r}, shape {t.shape}) is internal to a cell step, and "
-            f"the default lean graph freed its value and keeps no gradient for it; record "
-            f"the forward inside `with tg.full_graph():` to keep every value and gradient")

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from tinygrad_rnn import shaping
+from tinygrad_rnn.context import freed_message
 
 if TYPE_CHECKING:
     from tinygrad_rnn.tensor import Tensor
@@ -157,12 +158,31 @@ class TorchMethods:
 
     clip = clamp
 
+    def numpy(self: Tensor) -> np.ndarray:
+        """The underlying array (shared, not copied)."""
+        return self._value("numpy")
+
+    def item(self: Tensor) -> float:
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(f"item: only one-element tensors convert, this one has shape "
+                             f"{self.shape}")
+        return self._value("item").item()  # type: ignore[no-any-return]
+
+    def tolist(self: Tensor) -> Any:
+        return self._value("tolist").tolist()
+
+    def _value(self: Tensor, what: str) -> np.ndarray:
+        """``data``, refused when a lean graph freed it (it would read as NaN)."""
+        if self.freed:
+            raise RuntimeError(freed_message(self, what))
+        return self.data
+
     def retain_grad(self: Tensor) -> None:
         """PyTorch's way to keep a non-leaf's ``.grad``. Here every tensor that keeps its
         value keeps its gradient too (``backward()``'s default), so this only checks that
         it can: the internal tensors of a cell step in the default lean graph keep
         neither, and are refused with what to do (record in ``tg.full_graph()``)."""
-        from tinygrad_rnn.tensor import freed_message
         if self.freed:
             raise RuntimeError(freed_message(self, "retain_grad"))
 

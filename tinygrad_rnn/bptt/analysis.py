@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from tinygrad_rnn.context import freed_message
 from tinygrad_rnn.engine import topological_order
-from tinygrad_rnn.tensor import Tensor, freed_message
+from tinygrad_rnn.tensor import Tensor
 from tinygrad_rnn.viz.scopes import parse_scope, split_time
 
 _DIRECTION_ORDER = {"fwd": 0, None: 1, "bwd": 2}

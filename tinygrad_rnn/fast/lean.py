@@ -55,6 +55,11 @@ def free_values(outputs: Sequence[Tensor], since: int) -> int:
         return 0
     stack = list(outputs)
     kept = {id(t) for t in outputs}  # the outputs, and visited tensors that are not floats
+    # the creation numbers of the step's outputs: every op that read a freed tensor is on
+    # the way to one of them, so a picture holding them all can recompute its gradient
+    # (viz/grads.py). (Numbers, not the tensors: no reference cycle.) Kept on the op that
+    # made each freed tensor, ``grad_fn.step_ends``.
+    ends = tuple(t._id for t in outputs)
     freed = 0
     while stack:
         fn = stack.pop().grad_fn
@@ -73,6 +78,7 @@ def free_values(outputs: Sequence[Tensor], since: int) -> int:
                 continue
             inp.data = _placeholder(data.shape, data.dtype)
             inp.freed = True
+            inp.grad_fn.step_ends = ends  # (on the op, whose __dict__ exists already)
             freed += 1
     return freed
 
@@ -107,7 +113,7 @@ def seal(buffer: np.ndarray) -> None:
 def stacked(xs: Sequence[np.ndarray]) -> np.ndarray | None:
     """The ``output_buffer`` whose slices ``xs[0], xs[1], ...`` are, in order, if there is
     one, else None (then stacking copies, as it always does outside a lean graph)."""
-    if not STATE.lean or not xs:
+    if not STATE.lean or not STATE.grad_enabled or not xs:  # (no_grad: a fresh array)
         return None
     base = xs[0].base
     if base is None or _BUFFERS.get(id(base)) is not base \

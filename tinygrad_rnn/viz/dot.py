@@ -155,7 +155,7 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
 
     replayed = gradients(drawn)  # .grad, or recomputed where a lean graph kept none
     grads = replayed.grads
-    _warn_freed(drawn, replayed.whole, show)
+    _warn_freed(drawn, replayed.whole, show if view == "ops" else "none")
     edges = edges_of(drawn, rep, inline, view, ghosts, nodes, grads)
     bypass: list[tuple[Key, Key]] = []
     if view != "folded":  # stacked layers: h_t straight into x_t above (see layout.py)
@@ -305,7 +305,8 @@ def _steps(max_steps: int | str | None, view: str) -> int | None:
 
 
 def _warn_freed(drawn: list[Tensor], whole: bool, show: str) -> None:
-    """Say what a picture of the default lean graph cannot show, and how to show it."""
+    """Say what a picture of the default lean graph cannot show, and how to show it
+    (``show``: what the node labels show; only the ops view labels the freed tensors)."""
     freed = sum(t.freed for t in drawn)
     if not freed:
         return

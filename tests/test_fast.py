@@ -24,8 +24,7 @@ from tinygrad_rnn import fast, ops
 from tinygrad_rnn.nn import GRU, LSTM, RNN
 
 PACKAGE = pathlib.Path(tg.__file__).parent
-needs_fast = pytest.mark.skipif(not fast.enabled(), reason="compares the fast path with the "
-                                "textbook one; TINYGRAD_RNN_PLAIN=1 turned the fast path off")
+needs_fast = pytest.mark.usefixtures("fast_path")  # compares it with the textbook path
 
 
 def run(kind: str, lean: bool) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, list]]:

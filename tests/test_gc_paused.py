@@ -45,8 +45,7 @@ def test_objects_the_program_froze_stay_frozen():
         gc.unfreeze()
 
 
-@pytest.mark.skipif(not tg.fast.enabled(), reason="pausing the collector is part of the fast "
-                    "path, which TINYGRAD_RNN_PLAIN=1 turned off")
+@pytest.mark.usefixtures("fast_path")  # pausing the collector is part of the fast path
 def test_rnn_layers_record_with_the_collector_paused():
     seen = []
 

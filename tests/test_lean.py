@@ -25,8 +25,7 @@ LAYERS = {
 }
 
 
-pytestmark = pytest.mark.skipif(not tg.fast.enabled(), reason="lean graphs are part of the "
-                                "fast path, which TINYGRAD_RNN_PLAIN=1 turned off")
+pytestmark = pytest.mark.usefixtures("fast_path")  # lean graphs: the fast path, on
 
 
 def run(kind: str, lean: bool, keep_grads: bool = True, **options: Any):

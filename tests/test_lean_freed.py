@@ -10,8 +10,7 @@ import tinygrad_rnn as tg
 from tinygrad_rnn.bptt import analysis
 from tinygrad_rnn.nn import GRU, LSTM
 
-pytestmark = pytest.mark.skipif(not tg.fast.enabled(), reason="lean graphs are part of the "
-                                "fast path, which TINYGRAD_RNN_PLAIN=1 turned off")
+pytestmark = pytest.mark.usefixtures("fast_path")  # lean graphs: the fast path, on
 
 TODO = r"internal to a cell step.*tg\.full_graph\(\)"
 

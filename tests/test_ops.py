@@ -341,8 +341,7 @@ def test_testing_without_hypothesis_explains_how_to_install_it():
     assert "hypothesis" in out and "pip install" in out and "[test]" in out
 
 
-@pytest.mark.skipif(not tg.fast.enabled(), reason="a layout of the fast path, which "
-                    "TINYGRAD_RNN_PLAIN=1 turned off")
+@pytest.mark.usefixtures("fast_path")  # a layout of the fast path
 def test_stacking_f_ordered_pieces_gives_a_c_ordered_array():
     # float32 Linear outputs are F-ordered; stacking them must not give an array that is
     # neither C- nor F-ordered (every later reshape would copy it)

@@ -13,8 +13,7 @@ from tinygrad_rnn import viz
 from tinygrad_rnn.nn import GRU, LSTM, RNN, LSTMCell
 from tinygrad_rnn.viz.grads import gradients
 
-pytestmark = pytest.mark.skipif(not tg.fast.enabled(), reason="lean graphs are part of the "
-                                "fast path, which TINYGRAD_RNN_PLAIN=1 turned off")
+pytestmark = pytest.mark.usefixtures("fast_path")  # lean graphs: the fast path, on
 
 
 def _loss(cls, full: bool, **options):

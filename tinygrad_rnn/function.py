@@ -54,7 +54,6 @@ class Function:
     inputs: tuple[Tensor, ...]
     needs_grad: tuple[bool, ...] = ()
     scope: str = ""
-    step_ends: tuple[int, ...] = ()  # a lean graph freed the output: its step's outputs' _id
     # True on the ops for which the fast path has a cheaper forward (set by fast/rules.py
     # as it registers them): ``apply`` calls those through the seam, ``fast.forward``.
     fast_forward: ClassVar[bool] = False

@@ -183,8 +183,7 @@ class TorchMethods:
         value keeps its gradient too (``backward()``'s default), so this only checks that
         it can: the internal tensors of a cell step in the default lean graph keep
         neither, and are refused with what to do (record in ``tg.full_graph()``)."""
-        if self.freed:
-            raise RuntimeError(freed_message(self, "retain_grad"))
+        self._value("retain_grad")
 
     def clone(self: Tensor) -> Tensor:
         """A copy in a new array, still in the graph (the primitive ``Clone``: dx = g)."""

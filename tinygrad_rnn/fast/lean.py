@@ -46,7 +46,7 @@ def step_mark() -> int:
 def free_values(outputs: Sequence[Tensor], since: int) -> int:
     """In a lean graph, free the arrays of the tensors made since ``since`` (a
     ``step_mark()``) that ``outputs`` were computed from, except ``outputs`` themselves.
-    Returns how many were freed (0 outside ``lean_graph()``).
+    Returns how many were freed (0 outside a lean graph).
 
     The walk is iterative and stops at tensors older than the mark (the step's inputs and
     the weights), so it visits only the step's own nodes.
@@ -78,7 +78,8 @@ def free_values(outputs: Sequence[Tensor], since: int) -> int:
                 continue
             inp.data = _placeholder(data.shape, data.dtype)
             inp.freed = True
-            inp.grad_fn.step_ends = ends  # (on the op, whose __dict__ exists already)
+            # (on the op, whose __dict__ exists already: no new object per freed tensor)
+            inp.grad_fn.step_ends = ends  # type: ignore[attr-defined]
             freed += 1
     return freed
 

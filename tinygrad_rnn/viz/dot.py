@@ -171,8 +171,7 @@ def draw(root: Tensor | Sequence[Tensor], *, view: str = "ops", direction: str =
     values = [n for n in list(norms.values()) + list(edge_norm.values()) if n is not None]
     heated = bool(values)
     colours = heat.LogScale(values, fixed=fixed)
-    info = _labels(drawn, show, style, params, inline)
-    info.grads = grads
+    info = _labels(drawn, show, style, params, inline, grads)
     info.op_names = view == "ops"
 
     layout = {"rankdir": DIRECTIONS[direction], "newrank": "true", "nodesep": "0.35",
@@ -313,8 +312,8 @@ def _warn_freed(drawn: list[Tensor], whole: bool, show: str) -> None:
     todo = "record the forward inside `with tg.full_graph():` to keep every value and gradient"
     if not whole:
         warnings.warn(f"draw: the gradients inside the cell steps were not kept (the default "
-                      f"lean graph), and this picture does not hold every use of them (its "
-                      f"root is not the tensor backward ran from), so those {freed} nodes are "
+                      f"lean graph), and this picture does not hold every use of them (every "
+                      f"output, h and c, of the steps it shows), so those {freed} nodes are "
                       f"drawn without heat; draw the loss, or {todo}", stacklevel=3)
     elif show in ("values", "stats", "norm"):
         warnings.warn(f"draw: {freed} values inside the cell steps were freed (the default "
@@ -322,7 +321,7 @@ def _warn_freed(drawn: list[Tensor], whole: bool, show: str) -> None:
 
 
 def _labels(tensors: list[Tensor], show: str, style: str, params: Any,
-            inline: set[Tensor]) -> Labels:
+            inline: set[Tensor], grads: dict[Tensor, Any]) -> Labels:
     """What the labels need: names from ``params``, the gates, and which cell type each
     line of steps and each weight belongs to (for the lecture names)."""
     line_cells: dict[str, str] = {}
@@ -338,4 +337,5 @@ def _labels(tensors: list[Tensor], show: str, style: str, params: Any,
             if u.grad_fn is None and u.requires_grad and cell:
                 param_cells.setdefault(u, cell)
     return Labels(show=show, notation=style, params=param_names(params), inline=inline,
-                  gates=gates(tensors), line_cells=line_cells, param_cells=param_cells)
+                  gates=gates(tensors), line_cells=line_cells, param_cells=param_cells,
+                  grads=grads)

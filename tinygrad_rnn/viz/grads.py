@@ -45,8 +45,9 @@ def gradients(tensors: Sequence[Tensor]) -> Gradients:
     if not stored or not any(t.freed for t in tensors):  # (before backward: no heat at all)
         return Gradients(stored)
     drawn = {t._id for t in tensors}
+    # (fast/lean.py sets step_ends on the op that made each freed tensor)
     if not all(end in drawn for t in tensors if t.freed
-               for end in t.grad_fn.step_ends):  # type: ignore[union-attr]
+               for end in getattr(t.grad_fn, "step_ends", ())):
         return Gradients(stored, whole=False)
     grads = dict(stored)
     received: dict[Tensor, Any] = {}  # freed tensors: the VJPs received so far, summed

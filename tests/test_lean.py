@@ -138,20 +138,33 @@ def test_the_renderer_marks_freed_values():
 
 
 def test_a_lean_layer_keeps_its_outputs_in_one_array_without_a_stacked_copy():
-    from tinygrad_rnn.fast.lean import output_buffer, stacked, store_in
+    from tinygrad_rnn.fast.lean import Outputs, stacked
 
     with tg.lean_graph():
-        buffer = output_buffer((3, 2), np.dtype(np.float64))
+        outputs = Outputs((3, 2), np.dtype(np.float64))
         parts = [tg.Tensor(np.full(2, float(i))) for i in range(3)]
         for i, p in enumerate(parts):
-            store_in(buffer, i, p)
-        assert stacked([p.data for p in parts]) is buffer
+            outputs.store(i, p)
+        assert stacked([p.data for p in parts]) is outputs.array
         assert stacked([parts[1].data, parts[0].data, parts[2].data]) is None
+        assert stacked([p.data for p in parts[:2]]) is None  # not all of them
+        assert stacked([parts[0].data, outputs.array[1], parts[2].data]) is None  # a new view
         out = tg.stack(parts)
-    assert out.data is buffer
+    assert out.data is outputs.array
     np.testing.assert_array_equal(out.data, [[0, 0], [1, 1], [2, 2]])
     with tg.full_graph():
         assert stacked([p.data for p in parts]) is None  # a full graph: always a copy
+
+
+def test_a_lean_layer_output_is_the_array_its_steps_were_kept_in():
+    layer = RNN(3, 4, rng=0)
+    x = tg.Tensor(np.random.default_rng(0).standard_normal((5, 2, 3)).astype(np.float32))
+    out, h = layer(x)
+    assert out.grad_fn.name == "Stack"
+    assert all(np.shares_memory(out.data, t.data) for t in out.grad_fn.inputs)
+    with tg.full_graph():
+        full, _ = layer(x)
+    np.testing.assert_array_equal(out.data, full.data)
 
 
 def _peak(fn: Any) -> int:

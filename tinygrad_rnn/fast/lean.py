@@ -84,53 +84,52 @@ def free_values(outputs: Sequence[Tensor], since: int) -> int:
     return freed
 
 
-def output_buffer(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """A (T, ...) array for a lean layer's outputs, filled by ``store_in`` step by step
-    and handed out by ``stacked`` (made read-only first, see ``seal``)."""
-    buffer = np.empty(shape, dtype)
-    _BUFFERS[id(buffer)] = buffer
-    return buffer
+class Outputs:
+    """A lean layer's (T, ...) output array, filled step by step: ``store(i, t)`` copies
+    step i's output h into ``array[i]`` and makes ``t`` a view of it, as a hand-written
+    BPTT keeps hs[t] -- instead of h plus a stacked copy. ``stacked`` then hands out the
+    array itself (``seal`` makes it read-only first: later steps saved views of it)."""
 
+    __slots__ = ("array", "views", "__weakref__")
 
-def store_in(buffer: np.ndarray, i: int, t: Tensor) -> None:
-    """Copy ``t``'s value into ``buffer[i]`` and make ``t`` a view of it: a layer keeps each
-    step's output h directly in its (T, ...) output array, as a hand-written BPTT keeps
-    hs[t], instead of h plus a stacked copy. ``t``'s old array is freed unless an op saved
-    it; ``stacked`` then turns the views back into the buffer without a copy."""
-    # (the ops of the previous step locked their views of the buffer, and with them the
-    # buffer itself: unlock it to write the next slice -- the locked views stay locked)
-    buffer.setflags(write=True)
-    view = buffer[i]
-    view[...] = t.data
-    t.data = view
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype) -> None:
+        self.array = np.empty(shape, dtype)
+        self.views: list[np.ndarray | None] = [None] * shape[0]  # the views handed out
+        _OUTPUTS[id(self.array)] = self
 
+    def store(self, i: int, t: Tensor) -> None:
+        """Copy ``t``'s value into ``array[i]`` and make ``t`` a view of it (``t``'s old
+        array is freed unless an op saved it)."""
+        # (the ops of the previous step locked their views of the array, and with them the
+        # array itself: unlock it to write the next slice -- the locked views stay locked)
+        self.array.setflags(True)  # type: ignore[call-arg]
+        view = self.array[i]
+        view[...] = t.data
+        t.data = self.views[i] = view
 
-def seal(buffer: np.ndarray) -> None:
-    """Make a filled output buffer read-only: the next steps' ops saved views of it for
-    backward, so writing into the layer's output in place would change the gradients."""
-    buffer.flags.writeable = False
+    def seal(self) -> None:
+        """Make the filled array read-only: the next steps' ops saved views of it for
+        backward, so writing into the layer's output in place would change the gradients."""
+        self.array.setflags(False)  # type: ignore[call-arg]
 
 
 def stacked(xs: Sequence[np.ndarray]) -> np.ndarray | None:
-    """The ``output_buffer`` whose slices ``xs[0], xs[1], ...`` are, in order, if there is
-    one, else None (then stacking copies, as it always does outside a lean graph)."""
+    """The array of the ``Outputs`` whose views are ``xs``, in order, if there is one, else
+    None (then stacking copies, as it always does outside a lean graph)."""
     if not STATE.lean or not STATE.grad_enabled or not xs:  # (no_grad: a fresh array)
         return None
     base = xs[0].base
-    if base is None or _BUFFERS.get(id(base)) is not base \
-            or base.shape != (len(xs), *xs[0].shape):
+    outputs = None if base is None else _OUTPUTS.get(id(base))
+    if outputs is None or outputs.array is not base or len(outputs.views) != len(xs):
         return None
-    start, step = base.ctypes.data, base.strides[0]
-    inner = base.strides[1:]
-    for i, x in enumerate(xs):
-        if x.base is not base or x.ctypes.data != start + i * step \
-                or x.shape != base.shape[1:] or x.strides != inner:
+    for x, view in zip(xs, outputs.views):  # noqa: B905 (lengths checked above)
+        if x is not view:  # the very arrays ``store`` made, in order
             return None
     return base
 
 
-# the buffers output_buffer made and that are still alive (nothing else is stacked in place)
-_BUFFERS: weakref.WeakValueDictionary[int, np.ndarray] = weakref.WeakValueDictionary()
+# the Outputs of the layers still recording (nothing else is stacked in place)
+_OUTPUTS: weakref.WeakValueDictionary[int, Outputs] = weakref.WeakValueDictionary()
 
 
 _PLACEHOLDERS: dict[tuple[tuple[int, ...], np.dtype], np.ndarray] = {}
@@ -163,14 +162,14 @@ class Recording:
     ``step(maths, *args)`` runs one step; ``output(i, h)`` hands over the step's output h.
     ``fast``: the garbage collector is paused for the block (``gc_paused``), and inside
     ``lean_graph()`` each step's internal values are freed (``step``) and each h is kept
-    directly in the layer's (T, ...) output array (``store_in``), sealed read-only when the
+    directly in the layer's (T, ...) output array (``Outputs``), sealed read-only when the
     block ends. Otherwise both only run the maths.
     """
 
     def __init__(self, shape: tuple[int, ...], dtype: np.dtype, fast: bool) -> None:
-        # (outside grad mode nothing saves views of the outputs: no buffer to seal)
+        # (outside grad mode nothing saves views of the outputs: no array to seal)
         self.lean = fast and STATE.lean and STATE.grad_enabled
-        self.buffer = output_buffer(shape, dtype) if self.lean else None
+        self.outputs = Outputs(shape, dtype) if self.lean else None
         self.paused: AbstractContextManager[None] = gc_paused() if fast else nullcontext()
 
     def __enter__(self) -> Recording:
@@ -178,16 +177,16 @@ class Recording:
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self.buffer is not None:
-            seal(self.buffer)
+        if self.outputs is not None:
+            self.outputs.seal()
         self.paused.__exit__(*exc)
 
     def step(self, maths: Callable[..., Any], *args: Any) -> Any:
         return step(maths, *args) if self.lean else maths(*args)
 
     def output(self, i: int, h: Tensor) -> None:
-        if self.buffer is not None:
-            store_in(self.buffer, i, h)
+        if self.outputs is not None:
+            self.outputs.store(i, h)
 
 
 @contextmanager

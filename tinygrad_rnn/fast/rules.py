@@ -83,7 +83,8 @@ def linear_backward(fn: ops.Linear, g: np.ndarray) -> tuple[Any, ...]:
     gw = ProductGrad(g, x) if need[1] else None
     if len(need) == 2:
         return gx, gw
-    return gx, gw, (g.sum(axis=0) if need[2] else None)
+    # db = Σ_rows g, with the ufunc itself (g.sum goes through a Python wrapper first)
+    return gx, gw, (np.add.reduce(g, axis=0) if need[2] else None)
 
 
 @_rule(BACKWARD, ops.MatMul)

@@ -3,6 +3,9 @@ with what to do; results that do not need it are unaffected."""
 
 from __future__ import annotations
 
+import copy
+import pickle
+
 import numpy as np
 import pytest
 
@@ -56,3 +59,25 @@ def test_inference_outputs_stay_writable():
     values = out.numpy()
     values /= values.sum()  # nothing saved views of it: no reason to refuse the write
     np.testing.assert_allclose(values.sum(), 1.0)
+
+
+@pytest.mark.parametrize("copy_of", [copy.copy, copy.deepcopy,
+                                     lambda t: pickle.loads(pickle.dumps(t))])
+def test_a_copy_of_a_freed_tensor_stays_freed_and_takes_no_memory(lstm_graph, copy_of):
+    _, gates = lstm_graph
+    c = copy_of(gates[0])
+    assert c.freed and c.grad_fn is None
+    assert c.shape == gates[0].shape and c.dtype == gates[0].dtype
+    assert c.data.strides == (0,) * c.data.ndim  # a broadcast stand-in, not a full array
+    assert np.isnan(c.data).all()
+    with pytest.raises(RuntimeError, match=TODO):
+        c.numpy()
+    with pytest.raises(RuntimeError, match=TODO):
+        c * 2
+
+
+def test_a_deep_copy_of_a_lean_layer_output_keeps_its_values(lstm_graph):
+    out, _ = lstm_graph
+    c = copy.deepcopy(out)
+    assert not c.freed
+    np.testing.assert_array_equal(c.data, out.data)

@@ -15,6 +15,7 @@ import pytest
 import tinygrad_rnn as tg
 from tinygrad_rnn import viz
 from tinygrad_rnn.nn import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell
+from tinygrad_rnn.nn.cells import gru_step
 
 LAYERS = {
     "rnn": lambda **kw: RNN(3, 4, **kw),
@@ -229,3 +230,41 @@ def test_lean_stacking_takes_no_user_array_and_checks_each_piece():
     y = tg.Tensor(np.arange(6.0).reshape(2, 3))
     with tg.lean_graph(), pytest.raises(tg.ShapeError):
         tg.stack([y[0], y[1, :2]])
+
+
+def test_a_custom_op_whose_backward_reads_its_input_tensor_gets_true_gradients():
+    # an op defined outside the library may read self.inputs[0].data in backward instead
+    # of saving the array in forward: a lean step keeps that input (else it reads NaN)
+    class Square(tg.Function):
+        def forward(self, x):
+            return x * x
+
+        def backward(self, g):
+            return (2 * g * self.inputs[0].data,)
+
+    class MyGRU(GRUCell):
+        step = staticmethod(lambda x, h, *w: Square.apply(gru_step(x, h, *w) * 0.5 + 0.1))
+
+    rng = np.random.default_rng(0)
+    xs = rng.normal(size=(3, 1, 2))
+    cell = MyGRU(2, 3, rng=0, dtype=np.float64)
+
+    def loss() -> tg.Tensor:
+        h = None
+        for x in xs:
+            h = cell(tg.Tensor(x), h)
+        return h.sum()
+
+    loss().backward()
+    analytic = cell.weight_hh.grad.copy()
+    numeric = np.zeros_like(analytic)
+    w = cell.weight_hh.data.copy()
+    with tg.no_grad():
+        for i in np.ndindex(w.shape):
+            for sign in (1, -1):
+                cell.weight_hh.data = w.copy()
+                cell.weight_hh.data[i] += sign * 1e-6
+                numeric[i] += sign * loss().item() / 2e-6
+    cell.weight_hh.data = w
+    assert np.isfinite(analytic).all()
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-9)

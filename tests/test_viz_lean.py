@@ -107,3 +107,36 @@ def test_stacking_a_lean_output_under_no_grad_gives_a_fresh_writable_array():
         s = tg.stack([out[t] for t in range(4)])
     s.data[0] = 0.0  # its own array: out is untouched
     assert not np.shares_memory(s.data, out.data) and out.data[0].any()
+
+
+@pytest.mark.filterwarnings("ignore:draw.*freed")
+def test_a_loss_on_the_cell_state_only_is_drawn_and_walked_as_in_a_full_graph():
+    # h_T is a step output that no gradient flowed through (the loss reads c_T only):
+    # it adds nothing to the recomputed gradients, so they are whole without it
+    pictures, walks = [], []
+    for full in (False, True):
+        layer = LSTM(2, 3, rng=0, dtype=np.float64)
+        x = tg.Tensor(np.random.default_rng(0).normal(size=(3, 1, 2)))
+        with tg.full_graph() if full else nullcontext():
+            _, (_, c) = layer(x)
+            loss = (c ** 2).sum()
+        walks.append(viz.walk(loss, params=layer))
+        pictures.append(viz.draw(loss, show="norm", params=layer).source)
+        if not full:
+            order = tg.topological_order(loss)[::-1]
+            assert any(t.freed for t in order) and gradients(order).whole
+    assert "penwidth" in pictures[0]
+    assert pictures[0].count("|g|") == pictures[1].count("|g|")
+    assert len(walks[0].steps) == len(walks[1].steps)
+
+
+def test_walk_after_backward_says_to_run_the_forward_again():
+    layer, loss = _loss(RNN, full=False)  # backward has run
+    layer.zero_grad()
+    with pytest.raises(ValueError, match="run the forward again"):
+        viz.walk(loss, params=layer)
+    x = tg.Tensor(np.random.default_rng(1).standard_normal((4, 2, 3)))
+    out, _ = layer(x)  # a new graph, but the weights still hold gradients
+    layer.weight_hh_l0.grad = np.ones_like(layer.weight_hh_l0.data)
+    with pytest.raises(ValueError, match=r"zero the weights' gradients first"):
+        viz.walk((out * out).sum(), params=layer)

@@ -49,39 +49,59 @@ def free_values(outputs: Sequence[Tensor], since: int) -> int:
     Returns how many were freed (0 outside a lean graph).
 
     The walk is iterative and stops at tensors older than the mark (the step's inputs and
-    the weights), so it visits only the step's own nodes.
+    the weights), so it visits only the step's own nodes. The inputs of an op defined
+    outside this library are kept: its backward may read them (``self.inputs[0].data``)
+    instead of saving what it needs, as the library's ops do.
     """
     if not STATE.lean:
         return 0
     stack = list(outputs)
-    kept = {id(t) for t in outputs}  # the outputs, and visited tensors that are not floats
-    # the creation numbers of the step's outputs: every op that read a freed tensor is on
-    # the way to one of them, so a picture holding them all can recompute its gradient
-    # (viz/grads.py). (Numbers, not the tensors: no reference cycle.) Kept on the op that
-    # made each freed tensor, ``grad_fn.step_ends``.
-    ends = tuple(t._id for t in outputs)
-    freed = 0
+    visited = {id(t) for t in outputs}
+    # the step's outputs: every op that read a freed tensor is on the way to one of them, so
+    # a picture holding them all can recompute its gradient (viz/grads.py). Kept on the op
+    # that made each freed tensor, ``grad_fn.step_ends``. (Weak references: no reference
+    # cycle, and an output that is gone was in no graph that gradients flowed through.)
+    ends = tuple(map(weakref.ref, outputs))
+    found = []  # the step's float tensors
+    kept: set[int] = set()  # the inputs of ops defined outside the library
     while stack:
         fn = stack.pop().grad_fn
         if fn is None:
             continue
+        if not _library(type(fn)):
+            kept.update(map(id, fn.inputs))
         for inp in fn.inputs:
             # only what an op of this step made (the oldest test first: most inputs are
             # weights and the step's inputs); a leaf made in the step may be shared (a
             # cached constant such as the 1.0 of 1 - z serves every later step too)
-            if inp._id < since or inp.grad_fn is None or inp.freed or id(inp) in kept:
+            if inp._id < since or inp.grad_fn is None or id(inp) in visited:
                 continue
+            visited.add(id(inp))
             stack.append(inp)
-            data = inp.data
-            if data.dtype.kind != "f":
-                kept.add(id(inp))
-                continue
-            inp.data = _placeholder(data.shape, data.dtype)
-            inp.freed = True
-            # (on the op, whose __dict__ exists already: no new object per freed tensor)
-            inp.grad_fn.step_ends = ends  # type: ignore[attr-defined]
-            freed += 1
+            if inp.data.dtype.kind == "f" and not inp.freed:
+                found.append(inp)
+    freed = 0
+    for t in found:
+        if id(t) in kept:
+            continue
+        data = t.data
+        t.data = _placeholder(data.shape, data.dtype)
+        t.freed = True
+        # (on the op, whose __dict__ exists already: no new object per freed tensor)
+        t.grad_fn.step_ends = ends  # type: ignore[union-attr]
+        freed += 1
     return freed
+
+
+_LIBRARY: dict[type, bool] = {}
+
+
+def _library(op: type) -> bool:
+    """Whether ``op`` is one of this library's ops (they save what backward reads)."""
+    known = _LIBRARY.get(op)
+    if known is None:
+        known = _LIBRARY[op] = op.__module__.startswith("tinygrad_rnn.")
+    return known
 
 
 class Outputs:

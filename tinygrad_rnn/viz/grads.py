@@ -13,8 +13,9 @@ stored on the tensors; drawing changes nothing.
 That sum is only whole when every consumer is drawn: a picture of c_t alone does not
 hold the output gate that also read the step's pre-activations. Every op that read a freed
 tensor lies on the way to one of its step's outputs (h_t, c_t: ``grad_fn.step_ends``), so the
-picture must hold all of them; when it does not, the recomputed gradients are left out
-(``Gradients.whole`` is False) rather than drawn wrong.
+picture must hold each of them that gradient flowed through (one that received none -- the
+h_T of a loss on c_T only -- adds nothing); when it does not, the recomputed gradients are
+left out (``Gradients.whole`` is False) rather than drawn wrong.
 """
 
 from __future__ import annotations
@@ -44,10 +45,12 @@ def gradients(tensors: Sequence[Tensor]) -> Gradients:
     stored = {t: np.asarray(t.grad) for t in tensors if t.grad is not None}
     if not stored or not any(t.freed for t in tensors):  # (before backward: no heat at all)
         return Gradients(stored)
-    drawn = {t._id for t in tensors}
-    # (fast/lean.py sets step_ends on the op that made each freed tensor)
-    if not all(end in drawn for t in tensors if t.freed
-               for end in getattr(t.grad_fn, "step_ends", ())):
+    drawn = set(tensors)
+    # (fast/lean.py sets step_ends, weak references, on the op that made each freed tensor)
+    ends = {end for t in tensors if t.freed for end in getattr(t.grad_fn, "step_ends", ())}
+    # (with backward(keep_grads=False) no output kept a .grad: none can be told apart)
+    kept = any(t.grad is not None for t in tensors if t.grad_fn is not None)
+    if not all(_accounted(end(), drawn, kept) for end in ends):
         return Gradients(stored, whole=False)
     grads = dict(stored)
     received: dict[Tensor, Any] = {}  # freed tensors: the VJPs received so far, summed
@@ -62,6 +65,13 @@ def gradients(tensors: Sequence[Tensor]) -> Gradients:
                 g_u = unbroadcast(np.asarray(g_u), u.shape)
                 received[u] = g_u if u not in received else received[u] + g_u
     return Gradients(grads)
+
+
+def _accounted(end: Tensor | None, drawn: set[Tensor], kept: bool) -> bool:
+    """Whether a step output's share of the gradients is in the picture: it is drawn, or
+    no gradient flowed through it (it keeps no ``.grad`` where backward kept them). One
+    that is gone cannot be told apart: no."""
+    return end is not None and (end in drawn or (kept and end.grad is None))
 
 
 def vjps(v: Tensor, g: np.ndarray) -> tuple[Any, ...] | None:

@@ -130,9 +130,13 @@ def walk(loss: Tensor, *, params: Any = None, view: str = "ops", max_nodes: int 
     order = topological_order(loss)  # the list engine.backward loops over
     already = next((t for t in order if t.grad is not None), None)
     if already is not None:
+        what = "a weight" if already.grad_fn is None else "a tensor of the graph"
+        advice = ("zero the weights' gradients first (model.zero_grad())"
+                  if already.grad_fn is None else
+                  "backward has already run on this graph: run the forward again (a new "
+                  "graph; zero the weights' gradients too) and call walk before backward")
         raise ValueError(f"walk: it runs loss.backward() itself, but "
-                         f"{already.name or 'a tensor of the graph'} already has a .grad; "
-                         f"call walk before backward, on fresh gradients (model.zero_grad())")
+                         f"{already.name or what} already has a .grad; {advice}")
     options: dict[str, Any] = dict(
         view=view, direction=direction, max_nodes=max_nodes, too_big="error", title=title,
         params=params, cutoff=False, notation=notation, scale=scale, max_steps=max_steps)

@@ -68,7 +68,7 @@ def free_values(outputs: Sequence[Tensor], since: int) -> int:
         fn = stack.pop().grad_fn
         if fn is None:
             continue
-        if not _library(type(fn)):
+        if type(fn) not in _LIBRARY and not _library(type(fn)):
             kept.update(map(id, fn.inputs))
         for inp in fn.inputs:
             # only what an op of this step made (the oldest test first: most inputs are
@@ -93,15 +93,15 @@ def free_values(outputs: Sequence[Tensor], since: int) -> int:
     return freed
 
 
-_LIBRARY: dict[type, bool] = {}
+_LIBRARY: set[type] = set()  # the op classes met so far that are this library's
 
 
 def _library(op: type) -> bool:
     """Whether ``op`` is one of this library's ops (they save what backward reads)."""
-    known = _LIBRARY.get(op)
-    if known is None:
-        known = _LIBRARY[op] = op.__module__.startswith("tinygrad_rnn.")
-    return known
+    if op.__module__.startswith("tinygrad_rnn."):
+        _LIBRARY.add(op)
+        return True
+    return False
 
 
 class Outputs:

@@ -213,3 +213,37 @@ def test_max_vjp_error_measures_the_gap():
             return (g * (1 - self.y),)
 
     assert max_vjp_error(lambda t: Wrong.apply(t), [x]) > 1e-2
+
+
+# ---- a bare Tensor is one input (as torch.autograd.gradcheck(fn, x)) -----------------------
+
+
+class WrongOn2D(Function):
+    """y = x**2 whose backward is right for 1-D inputs only (3x instead of 2x otherwise)."""
+
+    def forward(self, x):
+        self.x = x
+        return x * x
+
+    def backward(self, g):
+        return ((2.0 if self.x.ndim == 1 else 3.0) * g * self.x,)
+
+
+def test_a_bare_tensor_is_one_input_not_its_rows():
+    x = leaf(np.random.default_rng(0).standard_normal((1, 4)))
+    with pytest.raises(GradcheckError, match=r"input 0 of shape \(1, 4\)"):
+        gradcheck(WrongOn2D.apply, x)  # iterating x would check its 1-D row instead
+
+
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3)])
+def test_a_bare_tensor_of_any_rank_passes_on_a_correct_op(shape):
+    from tinygrad_rnn.gradcheck import max_vjp_error
+
+    x = leaf(np.linspace(-1.0, 1.0, int(np.prod(shape))).reshape(shape))
+    assert gradcheck(lambda t: t.tanh(), x)
+    assert max_vjp_error(lambda t: t.tanh(), x) < 1e-8
+
+
+def test_a_bare_array_is_one_input_with_nothing_to_check():
+    with pytest.raises(ValueError, match="requires_grad"):
+        gradcheck(lambda a: tg.Tensor(a) * 2.0, np.ones((2, 3)))

@@ -41,7 +41,7 @@ def _name(t: Tensor, i: int) -> str:
 
 def gradcheck(
     fn: Callable[..., Any],
-    inputs: Sequence[Tensor],
+    inputs: Tensor | Sequence[Any],
     *,
     eps: float = 1e-6,
     atol: float = 1e-6,
@@ -53,7 +53,9 @@ def gradcheck(
 
     Args:
         fn: called as ``fn(*inputs)``; returns a Tensor or a tuple of Tensors.
-        inputs: tensors; those with ``requires_grad=True`` are checked and must be float64.
+        inputs: one Tensor, or a list/tuple of fn's arguments (tensors, arrays, numbers);
+            the tensors with ``requires_grad=True`` are checked and must be float64. A bare
+            Tensor (or array) is one input, as in ``torch.autograd.gradcheck(fn, x)``.
         eps: the central-difference step.
         atol, rtol: an entry passes when |analytic − numeric| <= atol + rtol·|numeric|.
         max_entries: inputs with more entries are checked on this many random entries
@@ -113,13 +115,13 @@ def gradcheck(
     return True
 
 
-def max_vjp_error(fn: Callable[..., Any], inputs: Sequence[Tensor], *, eps: float = 1e-6,
+def max_vjp_error(fn: Callable[..., Any], inputs: Tensor | Sequence[Any], *, eps: float = 1e-6,
                   max_entries: int = 64, rng: np.random.Generator | int | None = 0) -> float:
     """max |(u·∂f/∂x)_i − numeric_i| over the entries of every input that requires grad
     (a random sample of ``max_entries`` per large input), for one random cotangent u.
 
     ``gradcheck`` decides pass or fail; this measures how close the two are (the
-    ``tinygrad-rnn gradcheck`` table reports it).
+    ``tinygrad-rnn gradcheck`` table reports it). ``inputs`` as for ``gradcheck``.
     """
     rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
     inputs = _as_leaves(inputs)
@@ -137,10 +139,17 @@ def max_vjp_error(fn: Callable[..., Any], inputs: Sequence[Tensor], *, eps: floa
     return worst
 
 
-def _as_leaves(inputs: Sequence[Any]) -> list[Any]:
-    """The inputs, with each non-leaf tensor that requires grad (``base * 2``) replaced by a
-    leaf holding a copy of its values: the check is about ``fn`` at those values, so the
-    backward walk must stop at the input (and perturbing it must not touch ``base``)."""
+def _as_leaves(inputs: Tensor | Sequence[Any]) -> list[Any]:
+    """The inputs as a list, with each non-leaf tensor that requires grad (``base * 2``)
+    replaced by a leaf holding a copy of its values: the check is about ``fn`` at those
+    values, so the backward walk must stop at the input (and perturbing it must not touch
+    ``base``). A bare Tensor or array is one input: iterating over it would split it into
+    its rows (and call fn with several arguments)."""
+    if isinstance(inputs, Tensor | np.ndarray):
+        inputs = [inputs]
+    elif not isinstance(inputs, Sequence) or isinstance(inputs, str | bytes):
+        raise TypeError(f"gradcheck: inputs must be a Tensor or a list/tuple of fn's "
+                        f"arguments, got {type(inputs).__name__}")
     out: list[Any] = []
     for t in inputs:
         if isinstance(t, Tensor) and t.requires_grad and t.grad_fn is not None:

@@ -247,3 +247,31 @@ def test_a_bare_tensor_of_any_rank_passes_on_a_correct_op(shape):
 def test_a_bare_array_is_one_input_with_nothing_to_check():
     with pytest.raises(ValueError, match="requires_grad"):
         gradcheck(lambda a: tg.Tensor(a) * 2.0, np.ones((2, 3)))
+
+
+# ---- no stray gradients on tensors that are not checked -----------------------------------
+
+
+def test_leaves_the_grads_of_a_models_weights_as_they_were():
+    m = tg.nn.Linear(3, 2, rng=0, dtype=np.float64)
+    x = leaf(np.random.default_rng(1).standard_normal((4, 3)))
+    assert m.weight.grad is None and m.bias.grad is None
+    assert gradcheck(lambda x: m(x), [x])
+    assert m.weight.grad is None and m.bias.grad is None  # None stays None
+
+    m.weight.grad = np.full((2, 3), 5.0)  # a gradient from the user's own backward
+    assert gradcheck(lambda x: m(x), x)
+    np.testing.assert_array_equal(m.weight.grad, np.full((2, 3), 5.0))
+    assert m.bias.grad is None
+
+
+def test_leaves_the_contributions_of_a_reached_leaf_as_they_were():
+    w = leaf([0.5, -1.0, 2.0])
+    (w * w).sum().backward(contributions=True)
+    before = [c.grad.copy() for c in w.contributions]
+    x = leaf([1.0, 2.0, 3.0])
+    assert gradcheck(lambda x: (x * w).tanh(), [x])
+    assert len(w.contributions) == len(before)
+    for c, g in zip(w.contributions, before, strict=True):
+        np.testing.assert_array_equal(c.grad, g)
+    np.testing.assert_array_equal(w.grad, 2 * w.data)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from tinygrad_rnn.context import no_grad
-from tinygrad_rnn.engine import backward
+from tinygrad_rnn.engine import backward, topological_order
 from tinygrad_rnn.tensor import Tensor
 
 
@@ -202,10 +202,15 @@ def _central_difference(objective: Callable[[], float], x: np.ndarray, index: An
 
 def _vjp(inputs: list[Tensor], checked: list[int], outs: tuple[Tensor, ...],
          cotangents: list[np.ndarray]) -> dict[int, np.ndarray]:
-    """u · ∂f/∂x for the checked inputs, leaving their ``.grad`` as it was."""
-    saved = {i: inputs[i].grad for i in checked}
-    for i in checked:
-        inputs[i].grad = None
+    """u · ∂f/∂x for the checked inputs, leaving the ``.grad`` of every leaf the backward
+    reaches as it was: the random cotangent's gradient is gradcheck's own business, not a
+    model weight's (``keep_grads=False`` stores gradients on leaves only)."""
+    leaves = {t for out in outs if out.requires_grad
+              for t in topological_order(out) if t.grad_fn is None}
+    leaves.update(inputs[i] for i in checked)
+    saved = {t: t.grad for t in leaves}
+    for t in leaves:
+        t.grad = None
     try:
         for out, u in zip(outs, cotangents, strict=True):
             if out.requires_grad:
@@ -216,5 +221,5 @@ def _vjp(inputs: list[Tensor], checked: list[int], outs: tuple[Tensor, ...],
             result[i] = grad if grad is not None else np.zeros(inputs[i].shape)
         return result
     finally:
-        for i in checked:
-            inputs[i].grad = saved[i]
+        for t, grad in saved.items():
+            t.grad = grad

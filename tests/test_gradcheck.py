@@ -275,3 +275,90 @@ def test_leaves_the_contributions_of_a_reached_leaf_as_they_were():
     for c, g in zip(w.contributions, before, strict=True):
         np.testing.assert_array_equal(c.grad, g)
     np.testing.assert_array_equal(w.grad, 2 * w.data)
+
+
+# ---- messages that name the real cause ----------------------------------------------------
+
+
+class NanBackward(Function):
+    """y = x whose backward divides by zero: 0/0 = NaN everywhere."""
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, g):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (g * (0.0 / np.zeros_like(g)),)
+
+
+class InfFactorBackward(Function):
+    """y = x whose backward multiplies g by inf at entry 1 (a zero g gives 0 * inf = NaN)."""
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, g):
+        factor = np.ones_like(g)
+        factor[1] = np.inf
+        with np.errstate(invalid="ignore"):
+            return (g * factor,)
+
+
+class DowncastTo32(Function):
+    """y = x**2, returned in float32 (with a right float64 backward)."""
+
+    def forward(self, x):
+        self.x = x
+        return (x * x).astype(np.float32)
+
+    def backward(self, g):
+        return (2.0 * g * self.x,)
+
+
+def test_a_nan_gradient_is_reported_as_such():
+    with pytest.raises(GradcheckError) as err:
+        gradcheck(NanBackward.apply, leaf([0.5, 1.0]))
+    message = str(err.value)
+    assert "non-finite gradient nan" in message and "index (0,)" in message
+    assert "zero cotangent" not in message and "nonzero" not in message
+
+
+def test_an_infinite_factor_is_reported_as_non_finite():
+    with pytest.raises(GradcheckError, match=r"index \(1,\): backward gives a non-finite gradient"):
+        gradcheck(InfFactorBackward.apply, leaf([0.5, 1.0, 2.0]))
+
+
+def test_inside_no_grad_says_so_and_what_to_do():
+    x = leaf([0.5, 1.0])
+    with tg.no_grad(), pytest.raises(RuntimeError, match=r"inside no_grad\(\).*outside"):
+        gradcheck(lambda t: t * t, x)
+    with tg.no_grad(), tg.enable_grad():
+        assert gradcheck(lambda t: t * t, x)
+
+
+@pytest.mark.parametrize("outside", [
+    lambda t: tg.Tensor(t.data ** 2),
+    lambda t: (t * t).detach(),
+], ids=["new Tensor from .data", "detach"])
+def test_an_output_outside_the_graph_is_named_as_the_cause(outside):
+    with pytest.raises(GradcheckError) as err:
+        gradcheck(outside, leaf([0.5, 1.0]))
+    message = str(err.value)
+    assert "does not require grad" in message and "through the graph" in message
+    assert "from the input tensors" in message  # what to do
+
+
+def test_one_output_of_two_outside_the_graph_is_pointed_out():
+    with pytest.raises(GradcheckError, match=r"Output\(s\) \[1\] of fn do not require grad"):
+        gradcheck(lambda t: (t.tanh(), tg.Tensor(t.data ** 2)), leaf([0.5, 1.0]))
+
+
+def test_a_constant_output_outside_the_graph_still_passes():
+    # backward gives 0 and so do numeric differences: that is right (as torch's gradcheck)
+    x = leaf([0.5, 1.0])
+    assert gradcheck(lambda t: (t.tanh(), tg.Tensor(np.ones(3))), x)
+
+
+def test_a_float32_output_is_refused_with_the_reason():
+    with pytest.raises(TypeError, match=r"output 0 of shape \(2,\) is float32.*float64 throughout"):
+        gradcheck(DowncastTo32.apply, leaf([0.5, 1.0]))

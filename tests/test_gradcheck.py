@@ -362,3 +362,11 @@ def test_a_constant_output_outside_the_graph_still_passes():
 def test_a_float32_output_is_refused_with_the_reason():
     with pytest.raises(TypeError, match=r"output 0 of shape \(2,\) is float32.*float64 throughout"):
         gradcheck(DowncastTo32.apply, leaf([0.5, 1.0]))
+
+
+def test_a_forward_that_is_not_finite_at_x_plus_minus_eps_is_named():
+    x = leaf([5e-7, 1.0])  # log at 5e-7 - 1e-6 < 0 is NaN; the backward 1/x is finite
+    with np.errstate(invalid="ignore"), pytest.raises(GradcheckError) as err:
+        gradcheck(lambda t: t.log(), x)
+    assert "numeric differences give nan" in str(err.value)
+    assert "not finite near the input" in str(err.value)

@@ -213,3 +213,160 @@ def test_max_vjp_error_measures_the_gap():
             return (g * (1 - self.y),)
 
     assert max_vjp_error(lambda t: Wrong.apply(t), [x]) > 1e-2
+
+
+# ---- a bare Tensor is one input (as torch.autograd.gradcheck(fn, x)) -----------------------
+
+
+class WrongOn2D(Function):
+    """y = x**2 whose backward is right for 1-D inputs only (3x instead of 2x otherwise)."""
+
+    def forward(self, x):
+        self.x = x
+        return x * x
+
+    def backward(self, g):
+        return ((2.0 if self.x.ndim == 1 else 3.0) * g * self.x,)
+
+
+def test_a_bare_tensor_is_one_input_not_its_rows():
+    x = leaf(np.random.default_rng(0).standard_normal((1, 4)))
+    with pytest.raises(GradcheckError, match=r"input 0 of shape \(1, 4\)"):
+        gradcheck(WrongOn2D.apply, x)  # iterating x would check its 1-D row instead
+
+
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3)])
+def test_a_bare_tensor_of_any_rank_passes_on_a_correct_op(shape):
+    from tinygrad_rnn.gradcheck import max_vjp_error
+
+    x = leaf(np.linspace(-1.0, 1.0, int(np.prod(shape))).reshape(shape))
+    assert gradcheck(lambda t: t.tanh(), x)
+    assert max_vjp_error(lambda t: t.tanh(), x) < 1e-8
+
+
+def test_a_bare_array_is_one_input_with_nothing_to_check():
+    with pytest.raises(ValueError, match="requires_grad"):
+        gradcheck(lambda a: tg.Tensor(a) * 2.0, np.ones((2, 3)))
+
+
+# ---- no stray gradients on tensors that are not checked -----------------------------------
+
+
+def test_leaves_the_grads_of_a_models_weights_as_they_were():
+    m = tg.nn.Linear(3, 2, rng=0, dtype=np.float64)
+    x = leaf(np.random.default_rng(1).standard_normal((4, 3)))
+    assert m.weight.grad is None and m.bias.grad is None
+    assert gradcheck(lambda x: m(x), [x])
+    assert m.weight.grad is None and m.bias.grad is None  # None stays None
+
+    m.weight.grad = np.full((2, 3), 5.0)  # a gradient from the user's own backward
+    assert gradcheck(lambda x: m(x), x)
+    np.testing.assert_array_equal(m.weight.grad, np.full((2, 3), 5.0))
+    assert m.bias.grad is None
+
+
+def test_leaves_the_contributions_of_a_reached_leaf_as_they_were():
+    w = leaf([0.5, -1.0, 2.0])
+    (w * w).sum().backward(contributions=True)
+    before = [c.grad.copy() for c in w.contributions]
+    x = leaf([1.0, 2.0, 3.0])
+    assert gradcheck(lambda x: (x * w).tanh(), [x])
+    assert len(w.contributions) == len(before)
+    for c, g in zip(w.contributions, before, strict=True):
+        np.testing.assert_array_equal(c.grad, g)
+    np.testing.assert_array_equal(w.grad, 2 * w.data)
+
+
+# ---- messages that name the real cause ----------------------------------------------------
+
+
+class NanBackward(Function):
+    """y = x whose backward divides by zero: 0/0 = NaN everywhere."""
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, g):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (g * (0.0 / np.zeros_like(g)),)
+
+
+class InfFactorBackward(Function):
+    """y = x whose backward multiplies g by inf at entry 1 (a zero g gives 0 * inf = NaN)."""
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, g):
+        factor = np.ones_like(g)
+        factor[1] = np.inf
+        with np.errstate(invalid="ignore"):
+            return (g * factor,)
+
+
+class DowncastTo32(Function):
+    """y = x**2, returned in float32 (with a right float64 backward)."""
+
+    def forward(self, x):
+        self.x = x
+        return (x * x).astype(np.float32)
+
+    def backward(self, g):
+        return (2.0 * g * self.x,)
+
+
+def test_a_nan_gradient_is_reported_as_such():
+    with pytest.raises(GradcheckError) as err:
+        gradcheck(NanBackward.apply, leaf([0.5, 1.0]))
+    message = str(err.value)
+    assert "non-finite gradient nan" in message and "index (0,)" in message
+    assert "zero cotangent" not in message and "nonzero" not in message
+
+
+def test_an_infinite_factor_is_reported_as_non_finite():
+    with pytest.raises(GradcheckError, match=r"index \(1,\): backward gives a non-finite gradient"):
+        gradcheck(InfFactorBackward.apply, leaf([0.5, 1.0, 2.0]))
+
+
+def test_inside_no_grad_says_so_and_what_to_do():
+    x = leaf([0.5, 1.0])
+    with tg.no_grad(), pytest.raises(RuntimeError, match=r"inside no_grad\(\).*outside"):
+        gradcheck(lambda t: t * t, x)
+    with tg.no_grad(), tg.enable_grad():
+        assert gradcheck(lambda t: t * t, x)
+
+
+@pytest.mark.parametrize("outside", [
+    lambda t: tg.Tensor(t.data ** 2),
+    lambda t: (t * t).detach(),
+], ids=["new Tensor from .data", "detach"])
+def test_an_output_outside_the_graph_is_named_as_the_cause(outside):
+    with pytest.raises(GradcheckError) as err:
+        gradcheck(outside, leaf([0.5, 1.0]))
+    message = str(err.value)
+    assert "does not require grad" in message and "through the graph" in message
+    assert "from the input tensors" in message  # what to do
+
+
+def test_one_output_of_two_outside_the_graph_is_pointed_out():
+    with pytest.raises(GradcheckError, match=r"Output\(s\) \[1\] of fn do not require grad"):
+        gradcheck(lambda t: (t.tanh(), tg.Tensor(t.data ** 2)), leaf([0.5, 1.0]))
+
+
+def test_a_constant_output_outside_the_graph_still_passes():
+    # backward gives 0 and so do numeric differences: that is right (as torch's gradcheck)
+    x = leaf([0.5, 1.0])
+    assert gradcheck(lambda t: (t.tanh(), tg.Tensor(np.ones(3))), x)
+
+
+def test_a_float32_output_is_refused_with_the_reason():
+    with pytest.raises(TypeError, match=r"output 0 of shape \(2,\) is float32.*float64 throughout"):
+        gradcheck(DowncastTo32.apply, leaf([0.5, 1.0]))
+
+
+def test_a_forward_that_is_not_finite_at_x_plus_minus_eps_is_named():
+    x = leaf([5e-7, 1.0])  # log at 5e-7 - 1e-6 < 0 is NaN; the backward 1/x is finite
+    with np.errstate(invalid="ignore"), pytest.raises(GradcheckError) as err:
+        gradcheck(lambda t: t.log(), x)
+    assert "numeric differences give nan" in str(err.value)
+    assert "not finite near the input" in str(err.value)

@@ -134,7 +134,13 @@ def matmul_shapes(draw: st.DrawFn, max_side: int = 4,
 
 def _floats(low: float, high: float, dtype: Any) -> st.SearchStrategy[float]:
     if np.dtype(dtype) == np.float32:
-        return st.floats(low, high, allow_nan=False, allow_infinity=False,
+        # Hypothesis wants float32 bounds (0.2 is none): take the nearest ones inside.
+        low32, high32 = np.float32(low), np.float32(high)
+        if low32 < low:
+            low32 = np.nextafter(low32, np.float32(np.inf))
+        if high32 > high:
+            high32 = np.nextafter(high32, np.float32(-np.inf))
+        return st.floats(float(low32), float(high32), allow_nan=False, allow_infinity=False,
                          allow_subnormal=False, width=32)
     return st.floats(low, high, allow_nan=False, allow_infinity=False, allow_subnormal=False)
 
@@ -235,10 +241,13 @@ def distinct_arrays(draw: st.DrawFn, shape: ShapeArg, low: float = -3.0, high: f
 def tensors(shape: ShapeArg, requires_grad: bool = True,
             values: st.SearchStrategy[np.ndarray] | None = None,
             name: str | None = None) -> st.SearchStrategy[Tensor]:
-    """float64 Tensors of ``shape`` (values from ``arrays(shape)`` unless ``values`` is given).
+    """Tensors of ``shape`` with values from ``arrays(shape)`` (float64), or from ``values``.
 
     ``values`` may be any array strategy above, to keep a tensor in an op's domain:
-    ``tensors((3,), values=positive_arrays((3,)))``.
+    ``tensors((3,), values=positive_arrays((3,)))``. The tensors keep the dtype of those
+    arrays (``values=arrays(shape, dtype=np.float32)`` gives float32 tensors, e.g. to test
+    a forward in float32; ``gradcheck`` needs float64); integer or boolean arrays become
+    float64.
 
         >>> from hypothesis import given
         >>> @given(tensors(shapes(max_dims=2)))
@@ -247,8 +256,14 @@ def tensors(shape: ShapeArg, requires_grad: bool = True,
         >>> test()
     """
     source = arrays(shape) if values is None else values
-    return source.map(lambda a: Tensor(np.asarray(a, dtype=np.float64),
-                                       requires_grad=requires_grad, name=name))
+    return source.map(lambda a: Tensor(_float_array(a), requires_grad=requires_grad,
+                                       name=name))
+
+
+def _float_array(a: Any) -> np.ndarray:
+    """``a`` as an array, keeping a float dtype (float16/32/64) and making the rest float64."""
+    a = np.asarray(a)
+    return a if np.issubdtype(a.dtype, np.floating) else a.astype(np.float64)
 
 
 # ---- the op table (tinygrad_rnn.optable) --------------------------------------------------

@@ -182,20 +182,28 @@ def check_quote(block: Block, where: str) -> int:
     source = [line.strip() for line in path.read_text().splitlines()]
     # a quotation may leave out a trailing comment (such as a linter directive)
     bare = [line.split("  # ")[0].rstrip() for line in source]
-    at, checked = 0, 0
+    # runs of lines separated by "..." lines: each run is consecutive in the file (blank
+    # lines aside), and the runs come in order
+    runs: list[list[str]] = [[]]
     for line in block.code.splitlines():
         line = line.strip()
-        if not line or line in ("...", "# ..."):
-            continue
-        found = [k for k in range(at, len(source)) if line in (source[k], bare[k])]
-        if not found:
+        if line in ("...", "# ..."):
+            runs.append([])
+        elif line:
+            runs[-1].append(line)
+    lines = [k for k, line in enumerate(source) if line]  # the file's non-blank lines
+    at = 0  # index into lines
+    for run in (r for r in runs if r):
+        start = next((i for i in range(at, len(lines) - len(run) + 1)
+                      if all(q in (source[lines[i + j]], bare[lines[i + j]])
+                             for j, q in enumerate(run))), None)
+        if start is None:
             raise AssertionError(
-                f"{where}:{block.line}: the quoted line {line!r} is not in "
-                f"{block.quoted_file} (after the lines before it): update the quotation"
-            )
-        at = found[0] + 1
-        checked += 1
-    return checked
+                f"{where}:{block.line}: the quoted lines {run[0]!r} ... {run[-1]!r} are not "
+                f"in {block.quoted_file} one after another (after the lines before them): "
+                f"update the quotation, or mark a left-out part with a '...' line")
+        at = start + len(run)
+    return sum(len(r) for r in runs)
 
 
 def _quotes() -> list[tuple[Path, Block]]:
@@ -268,6 +276,11 @@ def test_quote_check_catches_drift(tmp_path: Path) -> None:
                          "\nclass Add(Function):\n```\n")[0]
     with pytest.raises(AssertionError, match="update the quotation"):
         check_quote(out_of_order, "page.md")
+    # lines left out without a "..." line: the quotation claims code that is not there
+    gap = parse("<!-- quote: tinygrad_rnn/ops.py -->\n```python\nclass Tanh(Function):\n"
+                "    def backward(self, g: np.ndarray) -> Grads:\n```\n")[0]
+    with pytest.raises(AssertionError, match="one after another"):
+        check_quote(gap, "page.md")
 
 
 # ---- the generated op table -----------------------------------------------------------------

@@ -311,11 +311,35 @@ def test_bad_hyperparameters(build, error, match):
     ([nn.Parameter(np.zeros(2)), 3.0], TypeError, r"params\[1\] is a float"),
     (nn.Linear(2, 2, rng=0), TypeError, "pass model.parameters"),
     (nn.Parameter(np.zeros(2)), TypeError, "iterable of parameters"),
-    ([tg.Tensor(np.zeros(2))], ValueError, "does not require grad"),
 ])
 def test_bad_parameter_lists(params, error, match):
     with pytest.raises(error, match=match):
         optim.SGD(params, lr=0.1)
+
+
+def test_frozen_parameters_are_accepted_and_left_alone_until_unfrozen():
+    # torch's habit: freeze a layer with requires_grad_(False) and still pass
+    # model.parameters() to the optimizer
+    model = nn.Sequential(nn.Linear(3, 4, rng=0), nn.Tanh(), nn.Linear(4, 1, rng=1))
+    frozen = list(model[0].parameters())
+    for p in frozen:
+        p.requires_grad_(False)
+    before = [p.data.copy() for p in model.parameters()]
+    opt = optim.SGD(model.parameters(), lr=0.1)
+    x = tg.Tensor(np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32))
+    for _ in range(2):
+        opt.zero_grad()
+        (model(x) ** 2).sum().backward()
+        opt.step()
+    after = list(model.parameters())
+    assert all(np.array_equal(p.data, b) for p, b in zip(after[:2], before[:2], strict=True))
+    assert all(not np.array_equal(p.data, b) for p, b in zip(after[2:], before[2:], strict=True))
+    for p in frozen:
+        p.requires_grad_(True)
+    opt.zero_grad()
+    (model(x) ** 2).sum().backward()
+    opt.step()
+    assert not np.array_equal(frozen[0].data, before[0])
 
 
 def test_non_leaf_and_duplicate_parameters_are_rejected():

@@ -301,3 +301,25 @@ def test_scalar_constants_are_folded_into_their_op():
     labels = [a["label"].split("\\n")[0] for a in nodes.values()]
     assert "Sub(1, ·)" in labels and "Pow(·, 2)" in labels
     assert len(nodes) == 5  # x, Sigmoid, Sub, Pow, Sum: no node for the constants
+
+
+def test_params_given_as_model_parameters_is_refused_with_what_to_pass():
+    layer = tg.nn.RNN(2, 2, rng=0)
+    out, _ = layer(tg.Tensor(np.ones((3, 1, 2), np.float32)))
+    loss = out.sum()
+    loss.backward()
+    with pytest.raises(TypeError, match=r"params=model or model.named_parameters\(\)"):
+        viz.draw(loss, params=layer.parameters())
+    # rows of a (2, n) weight must not pass as (name, tensor) pairs either
+    with pytest.raises(TypeError, match="model.parameters"):
+        viz.draw(loss, params=[layer.weight_hh_l0])
+    assert "weight_hh_l0" in viz.draw(loss, params=layer.named_parameters()).source
+
+
+def test_lecture_labels_give_the_shape_of_the_lectures_matrix():
+    # W_x is I×H in the lectures (x·W_x); the PyTorch weight_ih_l0 is H×I, its transpose
+    layer = tg.nn.RNN(2, 5, rng=0)
+    out, _ = layer(tg.Tensor(np.ones((3, 1, 2), np.float32)))
+    source = viz.draw(out.sum(), view="cells", notation="lecture", params=layer).source
+    assert "= weight_ih_l0ᵀ  2×5" in source
+    assert "5×2" not in source.split("weight_ih_l0ᵀ")[1][:8]

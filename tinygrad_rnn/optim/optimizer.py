@@ -64,10 +64,8 @@ def _param_list(params: Any, owner: str) -> list[Tensor]:
         if not isinstance(p, Tensor):
             raise TypeError(f"{owner}: params[{i}] is a {type(p).__name__}, not a Parameter; "
                             f"pass model.parameters() or a list of tensors")
-        if not p.requires_grad:
-            raise ValueError(f"{owner}: params[{i}] (shape {p.shape}, name {p.name!r}) does not "
-                             f"require grad, so it never gets a gradient; use nn.Parameter or "
-                             f"requires_grad=True")
+        # (a frozen parameter, requires_grad False, is accepted as torch does: it gets no
+        # gradient, so step() leaves it alone until it is unfrozen)
         if p.grad_fn is not None:
             raise ValueError(f"{owner}: params[{i}] (shape {p.shape}) was computed by an op "
                              f"({p.grad_fn.name}); only leaf tensors (parameters) can be "

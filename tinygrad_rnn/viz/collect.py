@@ -154,4 +154,13 @@ def param_names(params: Any) -> dict[Tensor, str]:
         params = params.named_parameters()
     elif isinstance(params, Mapping):
         params = params.items()
-    return {t: name for name, t in params}
+    names: dict[Tensor, str] = {}
+    for item in params:
+        if isinstance(item, Tensor) or not (isinstance(item, tuple | list) and len(item) == 2
+                                            and isinstance(item[1], Tensor)):
+            raise TypeError(f"params: expected a Module, a dict or (name, tensor) pairs "
+                            f"(e.g. params=model or model.named_parameters()), got an item "
+                            f"that is a {type(item).__name__} -- model.parameters() gives "
+                            f"the tensors without their names")
+        names[item[1]] = str(item[0])
+    return names

@@ -117,8 +117,10 @@ def _leaf_name(t: Tensor, spec: NodeSpec, info: Labels) -> list[str]:
         name = "leaf"
     lecture = names_of.param_name(info.notation, name, info.param_cells.get(t))
     if lecture is not None:
-        transposed = "ᵀ" if info.param_cells.get(t) == "RNNCell" and "weight" in name else ""
-        return [lecture, f"= {name}{transposed}  {shape(t)}"]
+        if info.param_cells.get(t) == "RNNCell" and "weight" in name:
+            # the lectures' matrix is the transpose: its shape is the reversed one
+            return [lecture, f"= {name}ᵀ  {'×'.join(str(n) for n in t.shape[::-1])}"]
+        return [lecture, f"= {name}  {shape(t)}"]
     if spec.kind == "data" and t.name and t.scope:
         before, step, _ = split_time(t.scope)
         name = names_of.state_name(info.notation, name, info.line_cells.get(before), step)

@@ -97,3 +97,24 @@ def test_clean_run_is_unchanged_and_nesting_works():
     with detect_anomaly(forward=False):  # backward-only mode lets a forward inf pass
         with np.errstate(over="ignore"):
             assert np.isinf(tg.Tensor(np.array([1000.0])).exp().data[0])
+
+
+def test_an_op_class_defined_inside_the_block_is_checked_too():
+    with detect_anomaly(), np.errstate(all="ignore"):
+        class Inner(tg.Function):
+            def forward(self, x):
+                self.x = x
+                return x * 2
+
+            def backward(self, g):
+                return (g / (self.x - self.x),)  # inf: 1 / 0
+
+        x = tg.Tensor(np.ones(2), requires_grad=True)
+        y = Inner.apply(x).sum()
+        with pytest.raises(AnomalyError, match="Inner"):
+            y.backward()
+    assert "anomaly_checked" not in vars(Inner.__dict__["backward"])  # restored on exit
+    x.grad = None
+    with np.errstate(all="ignore"):
+        Inner.apply(x).sum().backward()  # outside the block: not checked
+    assert np.isinf(x.grad).all()

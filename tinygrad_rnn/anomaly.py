@@ -78,6 +78,8 @@ def _subclasses(base: type) -> list[type]:
 def _checked_apply(original: Callable[..., Tensor]) -> Any:
     def apply(cls: type[Function], *args: Any, **kwargs: Any) -> Tensor:
         out = original(cls, *args, **kwargs)
+        if out.grad_fn is not None and STATE.anomaly:
+            _check_backward_of(cls)  # (an op class defined after the block began)
         kind = _kind(out.data) if STATE.anomaly and STATE.anomaly_forward else None
         if kind is not None:
             shapes = [np.shape(a.data if isinstance(a, Tensor) else a) for a in args]
@@ -107,7 +109,21 @@ def _checked_backward(original: Callable[..., Any]) -> Callable[..., Any]:
         return grads
 
     backward.__wrapped__ = original  # type: ignore[attr-defined]
+    backward.anomaly_checked = True  # type: ignore[attr-defined]
     return backward
+
+
+def _check_backward_of(cls: type) -> None:
+    """Wrap the backward ``cls`` uses if it is not wrapped yet: an op class defined (or
+    imported) inside the block did not exist when the block began."""
+    owner = next((c for c in cls.__mro__ if "backward" in c.__dict__), Function)
+    if owner is Function or getattr(owner.__dict__["backward"], "anomaly_checked", False):
+        return
+    with _lock:
+        method = owner.__dict__["backward"]
+        if _users and not getattr(method, "anomaly_checked", False):
+            _saved.append((owner, "backward", method))
+            owner.backward = _checked_backward(method)  # type: ignore[attr-defined]
 
 
 _lock = threading.Lock()

@@ -1,0 +1,113 @@
+"""PyTorch habits a reviewer tried, each of which used to give a silent wrong result or an
+unhelpful error: custom ops with several or integer outputs, reading values a lean graph
+freed, backward(retain_graph=...), set_grad_enabled, a bare @no_grad, and dtype promotion
+of @, cat, stack and where."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinygrad_rnn as tg
+from tinygrad_rnn import Function
+
+# ---- custom ops ---------------------------------------------------------------------------
+
+
+def _grad_input():
+    return tg.Tensor(np.ones(2), requires_grad=True)
+
+
+@pytest.mark.parametrize("result", [
+    lambda x: (x * 2, x * 3),            # PyTorch's multi-output habit
+    lambda x: [x * 2, x * 3],            # the same as a list of arrays
+    lambda x: (x * 2,),                  # even one output, in a tuple
+])
+def test_a_forward_returning_several_arrays_is_refused_naming_the_op(result):
+    class Two(Function):
+        def forward(self, x):
+            return result(x)
+
+        def backward(self, g):
+            return (g,)
+
+    with pytest.raises(TypeError, match=r"Two\.forward returned a (tuple|list).*exactly one "
+                                        r"output array.*one op per output.*concatenate"):
+        Two.apply(_grad_input())
+
+
+def test_a_forward_returning_a_numpy_scalar_still_gives_a_0d_tensor():
+    class Total(Function):
+        def forward(self, x):
+            return x.sum()  # a NumPy scalar, not an array
+
+        def backward(self, g):
+            return (np.ones(2) * g,)
+
+    x = _grad_input()
+    y = Total.apply(x)
+    assert isinstance(y.data, np.ndarray) and y.shape == ()
+    y.backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0])
+
+
+@pytest.mark.parametrize("method, advice", [
+    ("backward", r"NoBackward has no backward.*one gradient array \(or None\) per input"),
+    ("forward", r"NoForward has no forward.*forward\(self, \*arrays\)"),
+])
+def test_a_missing_method_says_which_op_and_what_to_write(method, advice):
+    if method == "backward":
+        class NoBackward(Function):
+            def forward(self, x):
+                return x * 2
+        y = NoBackward.apply(_grad_input())
+        with pytest.raises(NotImplementedError, match=advice):
+            y.sum().backward()
+    else:
+        class NoForward(Function):
+            pass
+        with pytest.raises(NotImplementedError, match=advice):
+            NoForward.apply(_grad_input())
+
+
+def test_an_integer_output_of_a_custom_op_does_not_require_grad_as_in_torch():
+    class ArgMax(Function):
+        def forward(self, x):
+            return np.argmax(x, keepdims=True)
+
+        def backward(self, g):
+            return (None,)
+
+    x = tg.Tensor(np.array([1.0, 3.0, 2.0]), requires_grad=True)
+    i = ArgMax.apply(x)
+    assert i.dtype == np.int64 and i.tolist() == [1]
+    assert not i.requires_grad and i.grad_fn is None and i.is_leaf
+    # torch does the same for an integer output of a custom autograd.Function
+    torch = pytest.importorskip("torch")
+
+    class TorchArgMax(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.argmax().reshape(1)
+
+        @staticmethod
+        def backward(ctx, g):
+            return None
+
+    ti = TorchArgMax.apply(torch.tensor([1.0, 3.0, 2.0], requires_grad=True))
+    assert ti.requires_grad is i.requires_grad and ti.is_leaf is i.is_leaf
+
+
+def test_a_float_output_of_a_custom_op_is_still_recorded():
+    class Double(Function):
+        def forward(self, x):
+            return x * 2
+
+        def backward(self, g):
+            return (g * 2,)
+
+    x = _grad_input()
+    y = Double.apply(x)
+    assert y.requires_grad and y.grad_fn is not None
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0])

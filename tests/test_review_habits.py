@@ -111,3 +111,48 @@ def test_a_float_output_of_a_custom_op_is_still_recorded():
     assert y.requires_grad and y.grad_fn is not None
     y.sum().backward()
     np.testing.assert_array_equal(x.grad, [2.0, 2.0])
+
+
+# ---- values a lean graph freed ------------------------------------------------------------
+
+FREED = r"internal to a cell step.*tg\.full_graph\(\)"
+
+
+@pytest.fixture
+def freed(fast_path):
+    """A gate of an LSTM step: the default lean graph freed its value (all-NaN stand-in)."""
+    from tinygrad_rnn.nn import LSTM
+
+    layer = LSTM(2, 2, rng=0, dtype=np.float64)
+    out, (h, _) = layer(tg.Tensor(np.random.default_rng(0).normal(size=(3, 1, 2))))
+    (out * out).sum().backward()
+    gates = [t for t in tg.topological_order(h) if t.freed and t.grad_fn.name == "Sigmoid"]
+    assert gates
+    return gates[0]
+
+
+@pytest.mark.parametrize("read", [
+    lambda f: f > 0, lambda f: f < 0, lambda f: f >= 0, lambda f: f <= 0,
+    lambda f: 0 < f,                       # reflected: Python calls f > 0
+    lambda f: tg.zeros(f.shape) < f,       # the freed tensor on the right-hand side
+    lambda f: f.argmax(), lambda f: f.argmin(), lambda f: f.argmax(dim=1),
+    lambda f: f.max(1), lambda f: f.min(1),
+    lambda f: tg.Tensor(f), lambda f: tg.tensor(f),
+    lambda f: tg.where(f, 1.0, 0.0),
+])
+def test_reading_a_freed_value_is_refused_with_what_to_do(freed, read):
+    with pytest.raises(RuntimeError, match=FREED):
+        read(freed)
+
+
+def test_bool_of_a_freed_one_element_tensor_is_refused(fast_path):
+    """bool() of a freed one-element tensor: NaN would read as True."""
+    from tinygrad_rnn.nn import LSTMCell
+
+    cell = LSTMCell(1, 1, rng=0, dtype=np.float64)
+    x = tg.Tensor(np.ones((1, 1)))
+    h, c = cell(x)
+    gates = [t for t in tg.topological_order(h) if t.freed and t.size == 1]
+    assert gates
+    with pytest.raises(RuntimeError, match=FREED):
+        bool(gates[0])

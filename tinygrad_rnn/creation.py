@@ -173,7 +173,7 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
     Used to mask padded time steps of variable-length batches.
     """
     # a copy: the graph makes its arrays read-only, which must not reach the caller's mask
-    cond = condition.data if isinstance(condition, Tensor) else np.array(condition)
+    cond = condition._value("where") if isinstance(condition, Tensor) else np.array(condition)
     # constants take the floating dtype of the tensor branch (Function.apply would take the
     # dtype of the first tensor argument, which here is the boolean condition)
     dtype = next((t.dtype for t in (a, b) if isinstance(t, Tensor) and t.dtype.kind == "f"),

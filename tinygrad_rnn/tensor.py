@@ -66,7 +66,7 @@ class Tensor(TorchMethods):
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
                  name: str | None = None) -> None:
         if isinstance(data, Tensor):
-            data = data.data
+            data = data._value("Tensor")  # (a freed value would be copied as real NaNs)
         if dtype is not None:
             array = np.array(data, dtype=dtype)
         elif isinstance(data, np.ndarray | np.generic):
@@ -222,7 +222,7 @@ class Tensor(TorchMethods):
     def __bool__(self) -> bool:
         if self.data.size != 1:
             raise ValueError(f"the truth value of a Tensor of shape {self.shape} is ambiguous")
-        return bool(self.data)
+        return bool(self._value("bool"))
 
     # ---- arithmetic (each line is one primitive op from ops.py) -------------------------
     def __add__(self, other: Any) -> Tensor:
@@ -267,18 +267,19 @@ class Tensor(TorchMethods):
     def __rmatmul__(self, other: Any) -> Tensor:
         return _ops.MatMul.apply(other, self)
 
-    # comparisons give boolean masks, outside the graph (use them with ``where``)
+    # comparisons give boolean masks, outside the graph (use them with ``where``); a value
+    # a lean graph freed is refused (NaN would compare False everywhere)
     def __lt__(self, other: Any) -> Tensor:
-        return Tensor._make(self.data < _raw(other), False, None)
+        return Tensor._make(self._value("<") < _raw(other, "<"), False, None)
 
     def __le__(self, other: Any) -> Tensor:
-        return Tensor._make(self.data <= _raw(other), False, None)
+        return Tensor._make(self._value("<=") <= _raw(other, "<="), False, None)
 
     def __gt__(self, other: Any) -> Tensor:
-        return Tensor._make(self.data > _raw(other), False, None)
+        return Tensor._make(self._value(">") > _raw(other, ">"), False, None)
 
     def __ge__(self, other: Any) -> Tensor:
-        return Tensor._make(self.data >= _raw(other), False, None)
+        return Tensor._make(self._value(">=") >= _raw(other, ">="), False, None)
 
     # ---- elementwise functions ----------------------------------------------------------
     def exp(self) -> Tensor:
@@ -382,8 +383,8 @@ def _cast(t: Tensor, dtype: np.dtype) -> Tensor:
     return Tensor._make(t.data.astype(dtype), False, None)
 
 
-def _raw(value: Any) -> Any:
-    return value.data if isinstance(value, Tensor) else value
+def _raw(value: Any, op: str) -> Any:
+    return value._value(op) if isinstance(value, Tensor) else value
 
 
 from tinygrad_rnn import ops as _ops  # noqa: E402  (ops needs Tensor defined first)

@@ -235,7 +235,7 @@ class TorchMethods:
 
     def argmin(self: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
         """Indices of the minima (integers, outside the graph)."""
-        return type(self)(np.argmin(self.data, axis=dim, keepdims=keepdim))
+        return type(self)(np.argmin(self._value("argmin"), axis=dim, keepdims=keepdim))
 
     # ---- statistics -------------------------------------------------------------------------
     def var(self: Tensor, dim: Dims = None, unbiased: bool | None = None,

@@ -156,3 +156,86 @@ def test_bool_of_a_freed_one_element_tensor_is_refused(fast_path):
     assert gates
     with pytest.raises(RuntimeError, match=FREED):
         bool(gates[0])
+
+
+# ---- backward's and grad mode's torch spellings ----------------------------------------
+
+
+@pytest.mark.parametrize("retain", [True, False, None])
+def test_backward_accepts_retain_graph_and_keeps_the_graph_either_way(retain):
+    w = tg.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    loss = (w * w).sum()
+    loss.backward(retain_graph=retain)
+    np.testing.assert_array_equal(w.grad, [2.0, 4.0])  # d(Σ w²)/dw = 2w
+    loss.backward()  # the graph was kept: the gradient is added again
+    np.testing.assert_array_equal(w.grad, [4.0, 8.0])
+
+
+def test_backward_refuses_a_retain_graph_that_is_not_a_flag():
+    loss = (tg.Tensor([1.0], requires_grad=True) * 2).sum()
+    with pytest.raises(TypeError, match="retain_graph must be True, False or None"):
+        loss.backward(retain_graph="yes")
+
+
+def test_gradient_is_torchs_name_for_grad():
+    w = tg.Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = w * 3
+    y.backward(gradient=np.array([1.0, 10.0]))
+    np.testing.assert_array_equal(w.grad, [3.0, 30.0])
+    w.grad = None
+    y.backward(np.array([1.0, 10.0]), True)  # torch's positional order: gradient, retain_graph
+    np.testing.assert_array_equal(w.grad, [3.0, 30.0])
+    with pytest.raises(TypeError, match="not both"):
+        y.backward(np.ones(2), gradient=np.ones(2))
+
+
+def test_set_grad_enabled_as_a_statement_and_as_a_block():
+    w = tg.Tensor([1.0], requires_grad=True)
+    assert tg.is_grad_enabled()
+    with tg.set_grad_enabled(False):
+        assert not (w * 2).requires_grad
+        with tg.set_grad_enabled(True):
+            assert (w * 2).requires_grad
+        assert not tg.is_grad_enabled()
+    assert tg.is_grad_enabled()
+    try:
+        tg.set_grad_enabled(False)  # as a statement: the mode stays off
+        assert not tg.is_grad_enabled() and (w * 2).grad_fn is None
+    finally:
+        tg.set_grad_enabled(True)
+    assert tg.is_grad_enabled()
+    with pytest.raises(TypeError, match="mode must be True or False"):
+        tg.set_grad_enabled("off")
+    assert tg.is_grad_enabled()
+
+
+def test_set_grad_enabled_restores_the_mode_after_an_error():
+    with pytest.raises(RuntimeError, match="inside"), tg.set_grad_enabled(False):
+        raise RuntimeError("inside")
+    assert tg.is_grad_enabled()
+
+
+@pytest.mark.parametrize("switch, inside", [(tg.no_grad, False), (tg.enable_grad, True)])
+def test_no_grad_and_enable_grad_decorate_with_or_without_parentheses(switch, inside):
+    w = tg.Tensor([1.0], requires_grad=True)
+
+    @switch
+    def bare():
+        return (w * 2).requires_grad
+
+    @switch()
+    def called():
+        return (w * 2).requires_grad
+
+    with tg.set_grad_enabled(not inside):
+        assert bare() is inside and called() is inside
+        assert bare() is inside  # the block is entered anew at every call
+        with switch():
+            assert tg.is_grad_enabled() is inside
+        assert tg.is_grad_enabled() is not inside
+    assert bare.__name__ == "bare"
+
+
+def test_no_grad_given_a_value_says_what_to_use():
+    with pytest.raises(TypeError, match=r"no_grad: takes no arguments.*set_grad_enabled"):
+        tg.no_grad(False)

@@ -185,12 +185,16 @@ class Tensor(TorchMethods):
     def zero_grad(self) -> None:
         self.grad = None
 
-    def backward(self, grad: Any = None, *, keep_grads: bool = True,
+    def backward(self, grad: Any = None, retain_graph: bool | None = None, *,
+                 gradient: Any = None, keep_grads: bool = True,
                  contributions: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into ``.grad`` of every tensor this one depends on.
 
         Args:
             grad: dL/d(self); may be omitted only when ``self`` has one element (a loss).
+                ``gradient=`` is torch's name for it (give one of the two).
+            retain_graph: accepted for torch's code and ignored: the graph is always kept,
+                so ``backward()`` may run again (it adds the gradients again).
             keep_grads: keep ``.grad`` on intermediate tensors too (each h_t, so a learner
                 can print dL/dh_t per step) -- on every one that kept its value: a step's
                 internal tensors in the default lean graph keep neither (``full_graph()``
@@ -201,6 +205,13 @@ class Tensor(TorchMethods):
         """
         from tinygrad_rnn.engine import backward
 
+        if gradient is not None:
+            if grad is not None:
+                raise TypeError("backward: give grad= or gradient= (torch's name), not both")
+            grad = gradient
+        if not isinstance(retain_graph, bool | None):
+            raise TypeError(f"backward: retain_graph must be True, False or None, got "
+                            f"{retain_graph!r:.40}")
         backward(self, grad, keep_grads=keep_grads, contributions=contributions)
 
     def __repr__(self) -> str:

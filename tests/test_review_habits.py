@@ -239,3 +239,71 @@ def test_no_grad_and_enable_grad_decorate_with_or_without_parentheses(switch, in
 def test_no_grad_given_a_value_says_what_to_use():
     with pytest.raises(TypeError, match=r"no_grad: takes no arguments.*set_grad_enabled"):
         tg.no_grad(False)
+
+
+# ---- dtype promotion: an integer tensor meeting a floating one takes its dtype ----------
+
+F32, F64 = np.float32, np.float64
+
+
+def _ints():
+    return tg.Tensor([1, 2])  # int64
+
+
+def _floats(dtype=F32, requires_grad=True):
+    return tg.Tensor(np.array([1.0, 2.0], dtype), requires_grad=requires_grad)
+
+
+# (what to compute in tinygrad_rnn, the same in torch or None, the expected dtype)
+PROMOTIONS = [
+    ("int @ float32", lambda: tg.Tensor([[1, 2]]) @ tg.Tensor(np.ones((2, 3), F32)), None, F32),
+    ("float32 @ int", lambda: tg.Tensor(np.ones((3, 2), F32)) @ tg.Tensor([1, 2]), None, F32),
+    ("matmul(int, float64)", lambda: tg.Tensor([[1, 2]]).matmul(tg.Tensor(np.ones((2, 1)))),
+     None, F64),
+    ("cat int, float32", lambda: tg.cat([_ints(), _floats()]),
+     lambda t: t.cat([t.tensor([1, 2]), t.tensor([1.0, 2.0])]), F32),
+    ("concat float32, bool", lambda: tg.concat([_floats(), tg.Tensor([True])]),
+     lambda t: t.cat([t.tensor([1.0, 2.0]), t.tensor([True])]), F32),
+    ("cat int, float64, float32", lambda: tg.cat([_ints(), _floats(F64), _floats()]),
+     lambda t: t.cat([t.tensor([1, 2]), t.tensor([1.0], dtype=t.float64), t.tensor([1.0])]),
+     F64),
+    ("cat int, bool", lambda: tg.cat([_ints(), tg.Tensor([True])]),
+     lambda t: t.cat([t.tensor([1, 2]), t.tensor([True])]), np.int64),
+    ("stack int, float32", lambda: tg.stack([_ints(), _floats()]),
+     lambda t: t.stack([t.tensor([1, 2]), t.tensor([1.0, 2.0])]), F32),
+    ("where int, float32", lambda: tg.where(np.array([True, False]), _ints(), _floats()),
+     lambda t: t.where(t.tensor([True, False]), t.tensor([1, 2]), t.tensor([1.0, 2.0])), F32),
+    ("where float32, int", lambda: tg.where(np.array([True, False]), _floats(), _ints()),
+     lambda t: t.where(t.tensor([True, False]), t.tensor([1.0, 2.0]), t.tensor([1, 2])), F32),
+    ("clamp float32 by int", lambda: _floats().clamp(min=tg.Tensor([2, 0])),
+     lambda t: t.tensor([1.0, 2.0]).clamp(min=t.tensor([2, 0])), F32),
+]
+
+
+@pytest.mark.parametrize("ours, theirs, expected", [p[1:] for p in PROMOTIONS],
+                         ids=[p[0] for p in PROMOTIONS])
+def test_an_integer_tensor_meeting_a_floating_one_takes_its_dtype(ours, theirs, expected):
+    assert ours().dtype == expected
+    if theirs is not None:  # (torch refuses mixed dtypes in matmul; ours promotes, as *)
+        torch = pytest.importorskip("torch")
+        assert str(theirs(torch).dtype) == f"torch.{np.dtype(expected)}"
+
+
+def test_promoted_operands_still_give_the_float_operand_its_gradient():
+    w = tg.Tensor(np.array([[0.5], [2.0]], F32), requires_grad=True)
+    x = tg.Tensor([[1, 3]])  # int64 data, as a batch of counts
+    (x @ w).sum().backward()
+    assert w.grad.dtype == F32
+    np.testing.assert_array_equal(w.grad, [[1.0], [3.0]])  # d(x·w)/dw = xᵀ
+    a = _floats()
+    out = tg.cat([_ints(), a]) * tg.Tensor(np.array([1, 1, 5, 7], F32))
+    out.sum().backward()
+    np.testing.assert_array_equal(a.grad, [5.0, 7.0])
+
+
+def test_masked_fill_leaves_the_callers_mask_writable():
+    mask = np.array([True, False])
+    y = _floats().masked_fill(mask, 0.0)
+    assert y.tolist() == [0.0, 2.0]
+    mask[0] = False  # the mask is the caller's: the graph keeps its own copy
+    assert y.tolist() == [0.0, 2.0]

@@ -273,13 +273,13 @@ class Tensor(TorchMethods):
         return _ops.Pow.apply(self, exponent=float(exponent))
 
     def __matmul__(self, other: Any) -> Tensor:
-        return _ops.MatMul.apply(self, other)
+        return _ops.MatMul.apply(*_pair(self, other, "MatMul (@)"))
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return _ops.MatMul.apply(other, self)
+        a, b = _pair(self, other, "MatMul (@)")
+        return _ops.MatMul.apply(b, a)
 
-    # comparisons give boolean masks, outside the graph (use them with ``where``); a value
-    # a lean graph freed is refused (NaN would compare False everywhere)
+    # comparisons: boolean masks outside the graph (for ``where``); freed values refused
     def __lt__(self, other: Any) -> Tensor:
         return Tensor._make(self._value("<") < _raw(other, "<"), False, None)
 
@@ -312,7 +312,7 @@ class Tensor(TorchMethods):
         return _ops.Pow.apply(self, exponent=0.5)
 
     def matmul(self, other: Any) -> Tensor:
-        return _ops.MatMul.apply(self, other)
+        return _ops.MatMul.apply(*_pair(self, other, "MatMul (@)"))
 
     # ---- reductions ---------------------------------------------------------------------
     def sum(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
@@ -367,7 +367,7 @@ class Tensor(TorchMethods):
 
 
 def _pair(t: Tensor, other: Any, op: str) -> tuple[Tensor, Tensor]:
-    """The operands of an arithmetic operator as tensors of one dtype.
+    """The operands of an arithmetic operator (or ``@``) as tensors of one dtype.
 
     A number or array becomes a constant of ``t``'s floating dtype (``x * 2`` stays
     float32); an integer or boolean tensor meeting a floating one takes the floating dtype

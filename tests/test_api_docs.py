@@ -141,3 +141,29 @@ def test_the_walk_and_the_check_find_a_missing_name() -> None:
     walked = public_api()
     assert "Tensor" in walked["tinygrad_rnn"] and "LSTM" in walked["tinygrad_rnn.nn"]
     assert "parameters" in walked["tinygrad_rnn.nn.module.Module"]
+
+
+def test_no_members_list_of_the_api_page_names_an_object_twice() -> None:
+    """A name listed twice is rendered twice (the Hypothesis strategies once were)."""
+    page = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    for block in re.findall(r"^::: (\S+)\n((?:    .*\n)+)", page, re.MULTILINE):
+        members = re.findall(r"^ +- (\w+)$", block[1], re.MULTILINE)
+        repeated = sorted({m for m in members if members.count(m) > 1})
+        assert not repeated, f"{block[0]}: members listed twice: {repeated}"
+
+
+def test_the_page_describes_optimizer_hyperparameters_as_the_code_has_them() -> None:
+    """``hyperparameters`` is a read-only property built from ``checks``, the class
+    attribute a subclass declares; the page must not ask for the opposite."""
+    from tinygrad_rnn.nn import Parameter
+    from tinygrad_rnn.optim import SGD, Optimizer
+
+    assert isinstance(inspect.getattr_static(Optimizer, "hyperparameters"), property)
+    opt = SGD([Parameter([1.0])], lr=0.1)
+    assert opt.hyperparameters == tuple(SGD.checks) and "lr" in opt.hyperparameters
+    with pytest.raises(AttributeError):
+        opt.hyperparameters = ("lr",)  # read-only
+    page = " ".join((ROOT / "docs" / "api.md").read_text(encoding="utf-8").split())
+    assert "class attribute `Optimizer.hyperparameters`" not in page
+    assert "`Optimizer.hyperparameters` is a read-only property" in page
+    assert "class attribute `Optimizer.checks`" in page

@@ -27,6 +27,7 @@ from tinygrad_rnn.context import (
     lean_graph,
     no_grad,
     scope,
+    set_grad_enabled,
 )
 from tinygrad_rnn.creation import (
     arange,
@@ -135,6 +136,7 @@ __all__ = [
     "randn",
     "relu",
     "scope",
+    "set_grad_enabled",
     "sigmoid",
     "softmax",
     "sqrt",

@@ -3,7 +3,7 @@
 Small pieces of state, read by every op of the calling thread:
 
 * grad mode -- inside ``no_grad()`` ops compute values but record no graph (evaluation,
-  numeric differences, optimizer updates);
+  numeric differences, optimizer updates); ``set_grad_enabled(mode)`` sets it from a flag;
 * lean mode -- on by default (``full_graph()`` turns it off): the cells and layers free
   the values of each step's internal tensors once the step is done, and backward keeps
   no gradient for them (memory; see ``fast/lean.py``);
@@ -22,9 +22,11 @@ from __future__ import annotations
 import itertools
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from typing import Any, TypeVar, overload
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # Every tensor gets the next creation number: a tensor is always newer than its inputs.
 new_id = itertools.count().__next__
@@ -54,14 +56,58 @@ def is_grad_enabled() -> bool:
     return STATE.grad_enabled
 
 
-def no_grad() -> AbstractContextManager[None]:
-    """Run ops without recording a graph (like ``torch.no_grad``)."""
-    return _setting("grad_enabled", False)
+@overload
+def no_grad() -> AbstractContextManager[None]: ...
+@overload
+def no_grad(func: F) -> F: ...
+def no_grad(func: Any = None) -> Any:
+    """Run ops without recording a graph (like ``torch.no_grad``): ``with tg.no_grad():``,
+    or as a decorator of a function, ``@tg.no_grad()`` or ``@tg.no_grad``."""
+    return _grad_mode(False, func, "no_grad")
 
 
-def enable_grad() -> AbstractContextManager[None]:
-    """Re-enable graph recording inside a ``no_grad()`` block."""
-    return _setting("grad_enabled", True)
+@overload
+def enable_grad() -> AbstractContextManager[None]: ...
+@overload
+def enable_grad(func: F) -> F: ...
+def enable_grad(func: Any = None) -> Any:
+    """Re-enable graph recording inside a ``no_grad()`` block (also a decorator, with or
+    without parentheses, as ``no_grad``)."""
+    return _grad_mode(True, func, "enable_grad")
+
+
+def _grad_mode(mode: bool, func: Any, owner: str) -> Any:
+    """The block setting grad mode to ``mode``; given a function (a decorator without
+    parentheses, ``@tg.no_grad``), that function run in the block at every call."""
+    if func is None:
+        return _setting("grad_enabled", mode)
+    if not callable(func):
+        raise TypeError(f"{owner}: takes no arguments (use `with tg.{owner}():`), or decorates "
+                        f"a function; got {type(func).__name__} {func!r:.40}; to set the "
+                        f"mode from a flag use tg.set_grad_enabled(flag)")
+    return _setting("grad_enabled", mode)(func)
+
+
+class set_grad_enabled:  # noqa: N801 (torch's name; used like a function)
+    """Turn graph recording on or off for this thread, as ``torch.set_grad_enabled``:
+    called, it sets the mode at once (``tg.set_grad_enabled(False)`` as a statement);
+    used as ``with tg.set_grad_enabled(is_training):``, it also restores the previous
+    mode when the block ends."""
+
+    __slots__ = ("previous",)
+
+    def __init__(self, mode: bool) -> None:
+        if not isinstance(mode, bool):
+            raise TypeError(f"set_grad_enabled: mode must be True or False, got "
+                            f"{type(mode).__name__} {mode!r:.40}")
+        self.previous = STATE.grad_enabled
+        STATE.grad_enabled = mode
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        STATE.grad_enabled = self.previous
 
 
 def full_graph() -> AbstractContextManager[None]:

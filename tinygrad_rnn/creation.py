@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from tinygrad_rnn import ops
+from tinygrad_rnn import ops, tensor_methods
 from tinygrad_rnn.function import SHARED
+from tinygrad_rnn.promotion import promoted
 from tinygrad_rnn.rng import get_rng
 from tinygrad_rnn.tensor import Tensor
 
@@ -151,7 +152,7 @@ def from_numpy(array: np.ndarray) -> Tensor:
 def _tensors(items: Sequence[Any], op: str) -> tuple[Any, ...]:
     if isinstance(items, Tensor) or not isinstance(items, Sequence) or not items:
         raise TypeError(f"{op}: expects a non-empty list of tensors")
-    return tuple(items)
+    return promoted(tuple(items), Tensor)  # int with float: float, as the operators
 
 
 def concat(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -> Tensor:
@@ -170,14 +171,8 @@ def stack(tensors: Sequence[Tensor], axis: int = 0, *, dim: int | None = None) -
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Pick ``a`` where ``condition`` is true, else ``b`` (the condition is not differentiated).
 
-    Used to mask padded time steps of variable-length batches.
+    ``a`` and ``b`` are tensors or numbers; a number takes the floating dtype of the tensor
+    branch, and an integer tensor branch meeting a floating one takes its dtype (as in
+    torch). Used to mask padded time steps of variable-length batches.
     """
-    # a copy: the graph makes its arrays read-only, which must not reach the caller's mask
-    cond = condition.data if isinstance(condition, Tensor) else np.array(condition)
-    # constants take the floating dtype of the tensor branch (Function.apply would take the
-    # dtype of the first tensor argument, which here is the boolean condition)
-    dtype = next((t.dtype for t in (a, b) if isinstance(t, Tensor) and t.dtype.kind == "f"),
-                 None)
-    a = a if isinstance(a, Tensor) else Tensor._constant(a, dtype)
-    b = b if isinstance(b, Tensor) else Tensor._constant(b, dtype)
-    return ops.Where.apply(Tensor._make(cond, False, None), a, b)
+    return tensor_methods.where(condition, a, b)

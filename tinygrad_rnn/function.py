@@ -10,12 +10,14 @@ A primitive op is a small subclass with two methods on NumPy arrays::
         def backward(self, g):
             return (g * (1 - self.y * self.y),)
 
-``forward`` gets the inputs' arrays and returns the output array. ``backward`` gets the
-gradient ``g`` of the loss with respect to that output (same shape) and returns the
-vector-Jacobian product for each input: one array (or ``None``) per input, in input order.
-A returned array may have the *broadcast* shape; the engine sums it back to the input's
-shape once, for every op (``engine.unbroadcast``), so no op handles broadcasting in its
-backward.
+``forward`` gets the inputs' arrays and returns the output array -- exactly one (a tuple of
+outputs is refused: write one op per output, or concatenate them). An op of yours whose
+output is integer or boolean is not recorded, as in torch: that output cannot require
+grad. ``backward`` gets the gradient ``g`` of the loss with respect to that output (same
+shape) and returns the vector-Jacobian product for each input: one array (or ``None``)
+per input, in input order. A returned array may have the *broadcast* shape; the engine
+sums it back to the input's shape once, for every op (``engine.unbroadcast``), so no op
+handles broadcasting in its backward.
 
 ``apply`` runs ``forward`` and, when grad mode is on and some input requires grad, makes
 the op the output's creator (``out.grad_fn``): the op keeps its inputs, so the output knows
@@ -59,10 +61,24 @@ class Function:
     fast_forward: ClassVar[bool] = False
 
     def forward(self, *arrays: Any, **kwargs: Any) -> np.ndarray:
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{self.name} has no forward: a Function subclass defines forward(self, *arrays) "
+            f"that computes the output array from the inputs' NumPy arrays and saves on self "
+            f"what backward needs")
 
     def backward(self, grad: np.ndarray) -> tuple[Any, ...]:  # one array or None per input
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{self.name} has no backward: a Function subclass defines backward(self, grad) "
+            f"that returns one gradient array (or None) per input, in input order -- for one "
+            f"input a 1-tuple, `return (grad * 2,)`")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A user's op (defined outside tinygrad_rnn) gets ``apply`` through
+        ``_user_apply``, which checks its output's dtype; the library's ops keep the bare
+        ``apply`` (no extra call: it is the hottest code)."""
+        super().__init_subclass__(**kwargs)
+        if not cls.__module__.startswith("tinygrad_rnn.") and "apply" not in vars(cls):
+            cls.apply = classmethod(_user_apply)  # type: ignore[assignment]
 
     @property
     def name(self) -> str:
@@ -94,7 +110,7 @@ class Function:
         except (ValueError, IndexError, TypeError) as e:  # NumPy's message, plus the op's
             raise _forward_error(cls, args, e) from e
         if type(out) is not np.ndarray:  # a NumPy scalar, or a user op's list
-            out = np.asarray(out)
+            out = _as_array(out, cls)
         if True not in needs or not STATE.grad_enabled:
             return Tensor._make(out, False, None)  # nothing to differentiate: not recorded
         # The graph now holds the inputs' and the output's arrays (ops save them for
@@ -117,6 +133,32 @@ class Function:
 
 
 _NEEDS: dict[tuple[bool, ...], tuple[bool, ...]] = {}
+
+
+def _user_apply(cls: type[Function], *args: Any, **kwargs: Any) -> Tensor:
+    """``apply`` of an op defined outside the library: as ``Function.apply`` (looked up
+    now, so anomaly mode's wrapper applies), but an integer or boolean output is a
+    constant, not recorded: it cannot require grad, as in torch (integer outputs of a
+    custom ``autograd.Function`` never require grad)."""
+    out = Function.apply.__func__(cls, *args, **kwargs)  # type: ignore[attr-defined]
+    if out.grad_fn is not None and out.data.dtype.kind != "f":
+        out.requires_grad = False
+        out.grad_fn = None
+    return out  # type: ignore[no-any-return]
+
+
+def _as_array(out: Any, cls: type) -> np.ndarray:
+    """A forward's result that is not an ndarray: a NumPy scalar or a list of numbers
+    becomes an array. A tuple (PyTorch's multi-output habit) or a list of arrays is
+    refused: ``np.asarray`` would silently stack the outputs into one array."""
+    if isinstance(out, tuple) or (isinstance(out, list) and any(
+            isinstance(o, np.ndarray | Tensor) for o in out)):
+        raise TypeError(
+            f"{cls.__name__}.forward returned a {type(out).__name__} of {len(out)} values: "
+            f"an op has exactly one output array. Write one op per output, or concatenate "
+            f"the outputs into one array (np.concatenate) and split the result tensor "
+            f"(Tensor.split), with backward taking the gradient of the concatenation")
+    return np.asarray(out)
 
 
 # id -> array, for the arrays given to ``from_numpy`` (weak: an entry goes with its array)

@@ -131,7 +131,7 @@ def argmax(x: Tensor, axis: int | None = None, keepdims: bool = False, *,
            dim: int | None = None) -> Tensor:
     """Indices of the maxima (integers, outside the graph) -- ``max`` returns values only."""
     axis = axis if dim is None else dim
-    return type(x)(np.argmax(x.data, axis=axis, keepdims=keepdims))
+    return type(x)(np.argmax(x._value("argmax"), axis=axis, keepdims=keepdims))
 
 
 def to_float32(x: Tensor) -> Tensor:

@@ -66,7 +66,7 @@ class Tensor(TorchMethods):
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
                  name: str | None = None) -> None:
         if isinstance(data, Tensor):
-            data = data.data
+            data = data._value("Tensor")  # (a freed value would be copied as real NaNs)
         if dtype is not None:
             array = np.array(data, dtype=dtype)
         elif isinstance(data, np.ndarray | np.generic):
@@ -185,12 +185,16 @@ class Tensor(TorchMethods):
     def zero_grad(self) -> None:
         self.grad = None
 
-    def backward(self, grad: Any = None, *, keep_grads: bool = True,
+    def backward(self, grad: Any = None, retain_graph: bool | None = None, *,
+                 gradient: Any = None, keep_grads: bool = True,
                  contributions: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into ``.grad`` of every tensor this one depends on.
 
         Args:
             grad: dL/d(self); may be omitted only when ``self`` has one element (a loss).
+                ``gradient=`` is torch's name for it (give one of the two).
+            retain_graph: accepted for torch's code and ignored: the graph is always kept,
+                so ``backward()`` may run again (it adds the gradients again).
             keep_grads: keep ``.grad`` on intermediate tensors too (each h_t, so a learner
                 can print dL/dh_t per step) -- on every one that kept its value: a step's
                 internal tensors in the default lean graph keep neither (``full_graph()``
@@ -201,6 +205,13 @@ class Tensor(TorchMethods):
         """
         from tinygrad_rnn.engine import backward
 
+        if gradient is not None:
+            if grad is not None:
+                raise TypeError("backward: give grad= or gradient= (torch's name), not both")
+            grad = gradient
+        if not isinstance(retain_graph, bool | None):
+            raise TypeError(f"backward: retain_graph must be True, False or None, got "
+                            f"{retain_graph!r:.40}")
         backward(self, grad, keep_grads=keep_grads, contributions=contributions)
 
     def __repr__(self) -> str:
@@ -222,7 +233,7 @@ class Tensor(TorchMethods):
     def __bool__(self) -> bool:
         if self.data.size != 1:
             raise ValueError(f"the truth value of a Tensor of shape {self.shape} is ambiguous")
-        return bool(self.data)
+        return bool(self._value("bool"))
 
     # ---- arithmetic (each line is one primitive op from ops.py) -------------------------
     def __add__(self, other: Any) -> Tensor:
@@ -262,23 +273,24 @@ class Tensor(TorchMethods):
         return _ops.Pow.apply(self, exponent=float(exponent))
 
     def __matmul__(self, other: Any) -> Tensor:
-        return _ops.MatMul.apply(self, other)
+        return _ops.MatMul.apply(*_pair(self, other, "MatMul (@)"))
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return _ops.MatMul.apply(other, self)
+        a, b = _pair(self, other, "MatMul (@)")
+        return _ops.MatMul.apply(b, a)
 
-    # comparisons give boolean masks, outside the graph (use them with ``where``)
+    # comparisons: boolean masks outside the graph (for ``where``); freed values refused
     def __lt__(self, other: Any) -> Tensor:
-        return Tensor._make(self.data < _raw(other), False, None)
+        return Tensor._make(self._value("<") < _raw(other, "<"), False, None)
 
     def __le__(self, other: Any) -> Tensor:
-        return Tensor._make(self.data <= _raw(other), False, None)
+        return Tensor._make(self._value("<=") <= _raw(other, "<="), False, None)
 
     def __gt__(self, other: Any) -> Tensor:
-        return Tensor._make(self.data > _raw(other), False, None)
+        return Tensor._make(self._value(">") > _raw(other, ">"), False, None)
 
     def __ge__(self, other: Any) -> Tensor:
-        return Tensor._make(self.data >= _raw(other), False, None)
+        return Tensor._make(self._value(">=") >= _raw(other, ">="), False, None)
 
     # ---- elementwise functions ----------------------------------------------------------
     def exp(self) -> Tensor:
@@ -300,7 +312,7 @@ class Tensor(TorchMethods):
         return _ops.Pow.apply(self, exponent=0.5)
 
     def matmul(self, other: Any) -> Tensor:
-        return _ops.MatMul.apply(self, other)
+        return _ops.MatMul.apply(*_pair(self, other, "MatMul (@)"))
 
     # ---- reductions ---------------------------------------------------------------------
     def sum(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
@@ -355,7 +367,7 @@ class Tensor(TorchMethods):
 
 
 def _pair(t: Tensor, other: Any, op: str) -> tuple[Tensor, Tensor]:
-    """The operands of an arithmetic operator as tensors of one dtype.
+    """The operands of an arithmetic operator (or ``@``) as tensors of one dtype.
 
     A number or array becomes a constant of ``t``'s floating dtype (``x * 2`` stays
     float32); an integer or boolean tensor meeting a floating one takes the floating dtype
@@ -382,8 +394,8 @@ def _cast(t: Tensor, dtype: np.dtype) -> Tensor:
     return Tensor._make(t.data.astype(dtype), False, None)
 
 
-def _raw(value: Any) -> Any:
-    return value.data if isinstance(value, Tensor) else value
+def _raw(value: Any, op: str) -> Any:
+    return value._value(op) if isinstance(value, Tensor) else value
 
 
 from tinygrad_rnn import ops as _ops  # noqa: E402  (ops needs Tensor defined first)

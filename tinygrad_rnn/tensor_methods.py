@@ -27,6 +27,7 @@ import numpy as np
 
 from tinygrad_rnn import shaping
 from tinygrad_rnn.context import freed_message
+from tinygrad_rnn.promotion import promoted
 
 if TYPE_CHECKING:
     from tinygrad_rnn.tensor import Tensor
@@ -111,16 +112,18 @@ def _array(value: Any) -> Any:
     return value.data if isinstance(value, Tensor) else value
 
 
-def _where(condition: Any, a: Any, b: Any) -> Tensor:
-    """The primitive Where; numbers become constants of the tensor branch's floating dtype
-    (as ``tg.where``, which this module cannot import: creation.py imports tensor.py)."""
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """``tg.where`` (here: creation.py imports tensor.py, which imports this module). A
+    number takes the tensor branch's floating dtype, an integer branch a floating one's;
+    the condition is copied (the graph locks its arrays: not the caller's mask)."""
     from tinygrad_rnn import ops
     from tinygrad_rnn.tensor import Tensor
+    cond = condition._value("where") if isinstance(condition, Tensor) else np.array(condition)
     dtype = next((t.dtype for t in (a, b) if isinstance(t, Tensor) and t.dtype.kind == "f"),
                  None)
     a = a if isinstance(a, Tensor) else Tensor._constant(a, dtype)
     b = b if isinstance(b, Tensor) else Tensor._constant(b, dtype)
-    return ops.Where.apply(Tensor._make(np.asarray(condition), False, None), a, b)
+    return ops.Where.apply(Tensor._make(cond, False, None), *promoted((a, b), Tensor))
 
 
 class TorchMethods:
@@ -151,9 +154,9 @@ class TorchMethods:
             raise ValueError("clamp: give at least one of min and max")
         out = self
         if min is not None:
-            out = _where(out.data < _array(min), min, out)
+            out = where(out.data < _array(min), min, out)
         if max is not None:
-            out = _where(out.data > _array(max), max, out)
+            out = where(out.data > _array(max), max, out)
         return out
 
     clip = clamp
@@ -198,7 +201,7 @@ class TorchMethods:
         if np.broadcast_shapes(m.shape, self.shape) != self.shape:
             raise ValueError(f"masked_fill: mask of shape {m.shape} does not broadcast to the "
                              f"tensor's shape {self.shape}")
-        return _where(m, value, self)
+        return where(m, value, self)
 
     # ---- reductions with indices ----------------------------------------------------------
     def max(self: Tensor, dim: Any = None, keepdim: bool = False, *, axis: Dims = None,
@@ -235,7 +238,7 @@ class TorchMethods:
 
     def argmin(self: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
         """Indices of the minima (integers, outside the graph)."""
-        return type(self)(np.argmin(self.data, axis=dim, keepdims=keepdim))
+        return type(self)(np.argmin(self._value("argmin"), axis=dim, keepdims=keepdim))
 
     # ---- statistics -------------------------------------------------------------------------
     def var(self: Tensor, dim: Dims = None, unbiased: bool | None = None,
@@ -277,8 +280,8 @@ class TorchMethods:
         s = (self * self) if p == 2 else self.abs() ** p
         s = s.sum(axis=dim, keepdims=keepdim)
         zero = s.data == 0
-        safe = _where(zero, 1.0, s)
-        return _where(zero, 0.0, safe ** (1.0 / p))
+        safe = where(zero, 1.0, s)
+        return where(zero, 0.0, safe ** (1.0 / p))
 
     def softmax(self: Tensor, dim: int) -> Tensor:
         """softmax(x)_i = exp(x_i - m) / Σ_j exp(x_j - m) over ``dim``, m = max_j x_j

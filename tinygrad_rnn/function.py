@@ -11,7 +11,7 @@ A primitive op is a small subclass with two methods on NumPy arrays::
             return (g * (1 - self.y * self.y),)
 
 ``forward`` gets the inputs' arrays and returns the output array -- exactly one (a tuple of
-outputs is refused: write one op per output, or concatenate them). An op of yours whose
+outputs is refused: write one op per output, or concatenate them). An op whose
 output is integer or boolean is not recorded, as in torch: that output cannot require
 grad. ``backward`` gets the gradient ``g`` of the loss with respect to that output (same
 shape) and returns the vector-Jacobian product for each input: one array (or ``None``)
@@ -72,14 +72,6 @@ class Function:
             f"that returns one gradient array (or None) per input, in input order -- for one "
             f"input a 1-tuple, `return (grad * 2,)`")
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        """A user's op (defined outside tinygrad_rnn) gets ``apply`` through
-        ``_user_apply``, which checks its output's dtype; the library's ops keep the bare
-        ``apply`` (no extra call: it is the hottest code)."""
-        super().__init_subclass__(**kwargs)
-        if not cls.__module__.startswith("tinygrad_rnn.") and "apply" not in vars(cls):
-            cls.apply = classmethod(_user_apply)  # type: ignore[assignment]
-
     @property
     def name(self) -> str:
         return type(self).__name__
@@ -111,8 +103,9 @@ class Function:
             raise _forward_error(cls, args, e) from e
         if type(out) is not np.ndarray:  # a NumPy scalar, or a user op's list
             out = _as_array(out, cls)
-        if True not in needs or not STATE.grad_enabled:
-            return Tensor._make(out, False, None)  # nothing to differentiate: not recorded
+        if True not in needs or not STATE.grad_enabled or out.dtype.kind != "f":
+            # nothing to differentiate (integer and boolean outputs neither: as in torch)
+            return Tensor._make(out, False, None)  # not recorded
         # The graph now holds the inputs' and the output's arrays (ops save them for
         # backward): make them read-only, so a later write into them is refused instead
         # of silently changing the gradients (docs/dtypes-and-inplace.md). An op's
@@ -133,18 +126,6 @@ class Function:
 
 
 _NEEDS: dict[tuple[bool, ...], tuple[bool, ...]] = {}
-
-
-def _user_apply(cls: type[Function], *args: Any, **kwargs: Any) -> Tensor:
-    """``apply`` of an op defined outside the library: as ``Function.apply`` (looked up
-    now, so anomaly mode's wrapper applies), but an integer or boolean output is a
-    constant, not recorded: it cannot require grad, as in torch (integer outputs of a
-    custom ``autograd.Function`` never require grad)."""
-    out = Function.apply.__func__(cls, *args, **kwargs)  # type: ignore[attr-defined]
-    if out.grad_fn is not None and out.data.dtype.kind != "f":
-        out.requires_grad = False
-        out.grad_fn = None
-    return out  # type: ignore[no-any-return]
 
 
 def _as_array(out: Any, cls: type) -> np.ndarray:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_rnn import fast, pickling, shaping
+from tinygrad_rnn import fast, inplace, pickling, shaping
 from tinygrad_rnn.context import STATE, new_id
 from tinygrad_rnn.tensor_methods import TorchMethods
 
@@ -351,6 +351,10 @@ class Tensor(TorchMethods):
 
     def __int__(self) -> int:
         return int(self.item())
+
+    # t += x etc. (inplace.py): inside no_grad() t's value changes (torch's p -= lr * p.grad)
+    __iadd__, __isub__ = inplace.iadd, inplace.isub
+    __imul__, __itruediv__ = inplace.imul, inplace.itruediv
 
     # shape sugar, written with the methods above (shaping.py)
     unsqueeze = shaping.unsqueeze

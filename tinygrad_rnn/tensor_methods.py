@@ -175,6 +175,15 @@ class TorchMethods:
     def tolist(self: Tensor) -> Any:
         return self._value("tolist").tolist()
 
+    def __format__(self: Tensor, spec: str) -> str:
+        """``f"{loss:.4f}"``: a one-element tensor formats as its number (as in torch)."""
+        if not spec:
+            return str(self)
+        if self.data.size != 1:
+            raise ValueError(f"format {spec!r}: only one-element tensors format as a number, "
+                             f"this one has shape {self.shape}; format t.tolist() instead")
+        return format(self.item(), spec)
+
     def _value(self: Tensor, what: str) -> np.ndarray:
         """``data``, refused when a lean graph freed it (it would read as NaN)."""
         if self.freed:

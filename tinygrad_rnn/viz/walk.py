@@ -134,7 +134,7 @@ def walk(loss: Tensor, *, params: Any = None, view: str = "ops", max_nodes: int 
         advice = ("zero the weights' gradients first (model.zero_grad())"
                   if already.grad_fn is None else
                   "backward has already run on this graph: run the forward again (a new "
-                  "graph; zero the weights' gradients too) and call walk before backward")
+                  "graph) after model.zero_grad(), and call walk before backward")
         raise ValueError(f"walk: it runs loss.backward() itself, but "
                          f"{already.name or what} already has a .grad; {advice}")
     options: dict[str, Any] = dict(

@@ -2,7 +2,25 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+
+def _require(available: object, why: str) -> None:
+    if available:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{why} (CI installs it: check .ci/run)")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def require():
+    """``require(available, why)``: skip the test when a system tool it needs is missing --
+    except under CI (``CI`` set, as ``.ci/run`` does), which installs every one of them:
+    there the test fails, so a missing install step cannot hide behind a skip."""
+    return _require
 
 
 @pytest.fixture

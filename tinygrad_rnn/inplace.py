@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tinygrad_rnn.context import STATE, freed_message
+from tinygrad_rnn.context import STATE
 
 if TYPE_CHECKING:
     from tinygrad_rnn.tensor import Tensor
@@ -36,12 +36,9 @@ def _inplace(symbol: str, ufunc: np.ufunc, method: str) -> Callable[[Tensor, Any
                     f"recorded; update it inside `with tg.no_grad():` (p {symbol} ...) or "
                     f"with an optimizer (optim.SGD)")
             return getattr(self, method)(other)  # a new tensor, recorded as usual
-        if self.freed:
-            raise RuntimeError(freed_message(self, symbol))
-        value = getattr(other, "data", other)
-        if getattr(other, "freed", False):
-            raise RuntimeError(freed_message(other, symbol))
-        result = ufunc(self.data, value)
+        # (_value refuses a value the lean graph freed)
+        value = other._value(symbol) if hasattr(other, "_value") else other
+        result = ufunc(self._value(symbol), value)
         if np.shape(result) != self.shape:
             raise ValueError(f"{symbol}: the result has shape {np.shape(result)}, but an "
                              f"in-place update must keep the tensor's shape {self.shape}")

@@ -1,6 +1,6 @@
-"""The dtype of several tensors that meet in one op (``cat``, ``stack``, ``where``).
+"""The dtype of several tensors that meet in one op (``+``, ``@``, ``cat``, ``where``, ...).
 
-The rule is the arithmetic operators' (``tensor._pair``) and PyTorch's: an integer or
+The rule is PyTorch's: an integer or
 boolean tensor meeting a floating one takes the floating dtype (int64 with float32 gives
 float32, where NumPy would give float64). Floating dtypes among themselves are left to
 NumPy (float32 with float64 gives float64, as in torch), and so are integers and booleans

@@ -15,6 +15,7 @@ import numpy as np
 
 from tinygrad_rnn import fast, inplace, pickling, shaping
 from tinygrad_rnn.context import STATE, new_id
+from tinygrad_rnn.promotion import promoted
 from tinygrad_rnn.tensor_methods import TorchMethods
 
 if TYPE_CHECKING:
@@ -385,17 +386,7 @@ def _pair(t: Tensor, other: Any, op: str) -> tuple[Tensor, Tensor]:
                             f"{t.dtype} with {e}") from None
     if t.data.dtype is other.data.dtype:  # the common case: nothing to promote
         return t, other
-    kind, other_kind = t.data.dtype.kind, other.data.dtype.kind
-    if kind != "f" and other_kind == "f":
-        return _cast(t, other.data.dtype), other
-    if other_kind != "f" and kind == "f":
-        return t, _cast(other, t.data.dtype)
-    return t, other
-
-
-def _cast(t: Tensor, dtype: np.dtype) -> Tensor:
-    """An integer or boolean (so never differentiated) tensor as a constant of ``dtype``."""
-    return Tensor._make(t.data.astype(dtype), False, None)
+    return promoted((t, other), Tensor)  # type: ignore[return-value]
 
 
 def _raw(value: Any, op: str) -> Any:
